@@ -1,0 +1,128 @@
+//! Wiring: the shared state, the router, and the one way to run the server,
+//! used by `main` and by the tests alike.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::serve::ListenerExt;
+use socketioxide::SocketIo;
+use socketioxide::layer::SocketIoLayer;
+use tokio::net::TcpListener;
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::limits::Limits;
+use crate::presence::{LocalPresence, Presence};
+use crate::realtime::{self, RoomLocks};
+use crate::store::{SqliteStore, Store, StoreError};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Only SQLite is built in so far.
+    #[error("unsupported database URL (only sqlite:// is supported): {0}")]
+    UnsupportedDatabase(String),
+    /// The database could not be opened or migrated.
+    #[error("cannot open the database")]
+    Store(#[from] StoreError),
+}
+
+/// What the socket handlers share. Every field is a cheap-to-clone handle.
+#[derive(Clone)]
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub auth: Auth,
+    pub presence: Arc<dyn Presence>,
+    pub limits: Arc<Limits>,
+    pub locks: RoomLocks,
+}
+
+/// What the HTTP handlers share: the core plus the Socket.IO handle (to
+/// disconnect a session's sockets at logout).
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Core,
+    pub io: SocketIo,
+    layer: SocketIoLayer,
+}
+
+impl AppState {
+    /// Opens the store and sets up Socket.IO from the configuration.
+    pub async fn new(config: &Config) -> Result<Self, StartError> {
+        let store = open_store(config).await?;
+        let core = Core {
+            auth: Auth::new(store.clone(), config.guests),
+            store,
+            presence: Arc::new(LocalPresence::default()),
+            limits: Arc::new(config.limits()),
+            locks: RoomLocks::default(),
+        };
+        let (layer, io) = realtime::socket_io(core.clone());
+        Ok(Self { core, io, layer })
+    }
+}
+
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    let url = config.database_url();
+    if !url.starts_with("sqlite:") {
+        return Err(StartError::UnsupportedDatabase(url));
+    }
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(Arc::new(SqliteStore::connect(&url).await?))
+}
+
+/// The whole application: HTTP API, Socket.IO and the web page.
+pub fn build_app(state: AppState) -> Router {
+    let layer = state.layer.clone();
+    crate::http::router(state).layer(layer)
+}
+
+/// Serves until `shutdown` resolves, then disconnects every socket, waits
+/// up to `grace` for requests in flight, and closes the store.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (io, store) = (state.io.clone(), state.core.store.clone());
+    let app = build_app(state);
+    // Nagle's algorithm delays small frames by up to 40 ms; chat is small frames.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::warn!(%err, "cannot set TCP_NODELAY");
+        }
+    });
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: disconnecting sockets");
+        let _ = stopping_tx.send(());
+        io.close().await;
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let served = tokio::select! {
+        served = server.into_future() => served,
+        () = async { let _ = stopping_rx.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("grace period over: closing remaining connections");
+            Ok(())
+        }
+    };
+    store.close().await;
+    tracing::info!("stopped");
+    served
+}

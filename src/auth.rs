@@ -1,0 +1,289 @@
+//! Authentication: accounts with argon2id passwords, guests, and sessions
+//! carried by random opaque tokens of which only a hash is stored.
+//!
+//! HTTP handlers and the Socket.IO connect middleware both come here; neither
+//! touches tokens or hashes themselves.
+
+use std::sync::{Arc, OnceLock};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+
+use crate::clock::now_ms;
+use crate::store::{Store, StoreError};
+use crate::users::{Password, User, Username};
+
+/// Name of the cookie that carries the session token in browsers.
+pub const SESSION_COOKIE: &str = "banter_session";
+
+/// How long a session lives.
+pub const SESSION_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+/// What can go wrong while signing in or checking a session.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No token, or one that matches no live session.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// Unknown name or wrong password (deliberately not told apart).
+    #[error("wrong name or password")]
+    InvalidCredentials,
+    /// Guest access is turned off on this server.
+    #[error("guest access is disabled on this server")]
+    GuestsDisabled,
+    /// The name is held by an account or a live guest.
+    #[error("that name is taken")]
+    NameTaken,
+    /// Hashing failed or its task died; the detail goes to the log.
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NameTaken => AuthError::NameTaken,
+            other => AuthError::Store(other),
+        }
+    }
+}
+
+/// Who is on the other end of a request or socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user: User,
+    pub session_id: i64,
+}
+
+impl Identity {
+    /// The Socket.IO room holding every socket of this session, so that
+    /// ending the session can disconnect them all (on any node).
+    pub fn session_channel(&self) -> String {
+        format!("session:{}", self.session_id)
+    }
+
+    /// The Socket.IO room holding every socket of this user.
+    pub fn user_channel(&self) -> String {
+        format!("user:{}", self.user.id)
+    }
+}
+
+/// A freshly issued session: the token goes to the client, once.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: String,
+    pub identity: Identity,
+}
+
+/// The authentication service. Cheap to clone: it holds a store handle.
+#[derive(Clone)]
+pub struct Auth {
+    store: Arc<dyn Store>,
+    guests_allowed: bool,
+}
+
+impl Auth {
+    pub fn new(store: Arc<dyn Store>, guests_allowed: bool) -> Self {
+        Self {
+            store,
+            guests_allowed,
+        }
+    }
+
+    pub fn guests_allowed(&self) -> bool {
+        self.guests_allowed
+    }
+
+    pub async fn register(
+        &self,
+        name: &Username,
+        password: &Password,
+    ) -> Result<Issued, AuthError> {
+        let hash = hash_password(password.clone()).await?;
+        let user = self.store.create_account(name, &hash, now_ms()).await?;
+        self.issue(user).await
+    }
+
+    pub async fn login(&self, name: &Username, password: &Password) -> Result<Issued, AuthError> {
+        let account = self.store.find_account(name).await?;
+        // Verify against a dummy hash when there is no account, so that the
+        // answer takes as long for an unknown name as for a wrong password.
+        let (hash, user) = match account {
+            Some(a) => (a.password_hash, Some(a.user)),
+            None => (dummy_hash().to_owned(), None),
+        };
+        let matches = verify_password(password.clone(), hash).await?;
+        match (matches, user) {
+            (true, Some(user)) => self.issue(user).await,
+            _ => Err(AuthError::InvalidCredentials),
+        }
+    }
+
+    pub async fn guest(&self, name: &Username) -> Result<Issued, AuthError> {
+        if !self.guests_allowed {
+            return Err(AuthError::GuestsDisabled);
+        }
+        let user = self.store.create_guest(name, now_ms()).await?;
+        self.issue(user).await
+    }
+
+    /// The identity behind a token, if the session is live.
+    pub async fn authenticate(&self, token: &str) -> Result<Identity, AuthError> {
+        let session = self
+            .store
+            .find_session(&hash_token(token), now_ms())
+            .await?
+            .ok_or(AuthError::Unauthorized)?;
+        Ok(Identity {
+            user: session.user,
+            session_id: session.id,
+        })
+    }
+
+    /// Ends the session behind a token; returns its identity.
+    pub async fn logout(&self, token: &str) -> Result<Identity, AuthError> {
+        let identity = self.authenticate(token).await?;
+        self.store.delete_session(&hash_token(token)).await?;
+        Ok(identity)
+    }
+
+    async fn issue(&self, user: User) -> Result<Issued, AuthError> {
+        let token = new_token();
+        let now = now_ms();
+        let session_id = self
+            .store
+            .create_session(user.id, &hash_token(&token), now, now + SESSION_TTL_MS)
+            .await?;
+        Ok(Issued {
+            token,
+            identity: Identity { user, session_id },
+        })
+    }
+}
+
+/// 256 random bits, base64url: unguessable, and safe in headers and cookies.
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Tokens are random, so a fast hash suffices: it only stops a leaked
+/// database from being used to sign in.
+fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// argon2id with the crate's default (OWASP) parameters, off the async
+/// threads: it takes tens of milliseconds of CPU by design.
+async fn hash_password(password: Password) -> Result<String, AuthError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.expose().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AuthError::Hashing(e.to_string()))
+    })
+    .await
+    .map_err(|e| AuthError::Hashing(e.to_string()))?
+}
+
+async fn verify_password(password: Password, hash: String) -> Result<bool, AuthError> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&hash).map_err(|e| AuthError::Hashing(e.to_string()))?;
+        Ok(Argon2::default()
+            .verify_password(password.expose().as_bytes(), &parsed)
+            .is_ok())
+    })
+    .await
+    .map_err(|e| AuthError::Hashing(e.to_string()))?
+}
+
+/// A valid argon2id hash of a random password, made once.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(new_token().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// The session token from an `Authorization: Bearer` header, or else from
+/// the session cookie.
+pub fn token_from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    bearer.or_else(|| token_from_cookie(headers))
+}
+
+fn token_from_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderMap;
+
+    #[test]
+    fn tokens_are_long_random_and_distinct() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+    }
+
+    #[test]
+    fn the_bearer_header_wins_over_the_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer abc".parse().unwrap());
+        headers.insert("cookie", "banter_session=xyz".parse().unwrap());
+        assert_eq!(token_from_headers(&headers).as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn the_token_is_found_among_other_cookies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "cookie",
+            "theme=dark; banter_session=xyz; x=1".parse().unwrap(),
+        );
+        assert_eq!(token_from_headers(&headers).as_deref(), Some("xyz"));
+    }
+
+    #[test]
+    fn no_header_means_no_token() {
+        assert_eq!(token_from_headers(&HeaderMap::new()), None);
+    }
+
+    #[tokio::test]
+    async fn a_hashed_password_verifies_and_a_wrong_one_does_not() {
+        let limits = crate::limits::Limits::default();
+        let right = Password::parse("correct horse", &limits).unwrap();
+        let wrong = Password::parse("wrong horse!", &limits).unwrap();
+        let hash = hash_password(right.clone()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password(right, hash.clone()).await.unwrap());
+        assert!(!verify_password(wrong, hash).await.unwrap());
+    }
+}

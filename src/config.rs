@@ -1,0 +1,131 @@
+//! Configuration: every setting has one typed source, a command-line flag
+//! with a `BANTER_*` environment variable behind it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser};
+
+use crate::limits::Limits;
+
+/// Banter: real-time chat rooms over Socket.IO.
+#[derive(Parser, Clone)]
+#[command(name = "banter", version, about)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "BANTER_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+
+    /// Directory for the embedded database (created if missing).
+    #[arg(long, env = "BANTER_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL; defaults to the SQLite file `<data-dir>/banter.db`.
+    #[arg(long, env = "BANTER_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Whether people may join as guests, with a display name only.
+    #[arg(long, env = "BANTER_GUESTS", default_value_t = true, action = ArgAction::Set)]
+    pub guests: bool,
+
+    /// Longest message, in characters after trimming.
+    #[arg(long, env = "BANTER_MAX_MESSAGE_CHARS", default_value_t = 4000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_message_chars: u32,
+
+    /// Longest user name, in characters.
+    #[arg(long, env = "BANTER_MAX_NAME_CHARS", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub max_name_chars: u32,
+
+    /// Longest room name, in characters.
+    #[arg(long, env = "BANTER_MAX_ROOM_CHARS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub max_room_chars: u32,
+
+    /// Shortest password, in characters.
+    #[arg(long, env = "BANTER_MIN_PASSWORD_CHARS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub min_password_chars: u32,
+
+    /// Largest Socket.IO packet or HTTP request body, in bytes.
+    #[arg(long, env = "BANTER_MAX_PACKET_BYTES", default_value_t = 65536, value_parser = clap::value_parser!(u32).range(1024..=16_777_216))]
+    pub max_packet_bytes: u32,
+
+    /// Seconds to wait for connections to close on shutdown.
+    #[arg(long, env = "BANTER_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Config {
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("banter.db").display()))
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_message_chars: self.max_message_chars as usize,
+            max_name_chars: self.max_name_chars as usize,
+            max_room_chars: self.max_room_chars as usize,
+            min_password_chars: self.min_password_chars as usize,
+            max_packet_bytes: self.max_packet_bytes as usize,
+        }
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// Settings for tests and embedding: defaults, a given data directory,
+    /// and port 0.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let mut config = Config::parse_from(["banter"]);
+        config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.data_dir = data_dir.into();
+        config.database_url = None;
+        config
+    }
+}
+
+/// Shows every setting but the database URL, which may hold a password.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "**redacted**"),
+            )
+            .field("guests", &self.guests)
+            .field("limits", &self.limits())
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let config = Config::parse_from(["banter"]);
+        assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
+        assert!(config.guests);
+        assert_eq!(config.limits(), Limits::default());
+        assert_eq!(config.database_url(), "sqlite://data/banter.db");
+    }
+
+    #[test]
+    fn guests_can_be_turned_off_by_flag() {
+        let config = Config::parse_from(["banter", "--guests", "false"]);
+        assert!(!config.guests);
+    }
+
+    #[test]
+    fn the_database_url_is_redacted_in_debug_output() {
+        let config = Config::parse_from(["banter", "--database-url", "postgres://u:secret@h/db"]);
+        assert!(!format!("{config:?}").contains("secret"));
+    }
+}

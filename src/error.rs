@@ -1,0 +1,190 @@
+//! The one place where every error the server can report is turned into a
+//! wire error: an error code and message, plus an HTTP status for the API.
+//! Internal failures are logged here with their whole chain and reach the
+//! client only as `internal`.
+
+use std::fmt::Write as _;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::auth::AuthError;
+use crate::messages::{ClientIdError, MessageTextError, PageError};
+use crate::rooms::RoomNameError;
+use crate::store::StoreError;
+use crate::users::{PasswordError, UsernameError};
+
+/// Every error code of the protocol (see `docs/protocol.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    InvalidPayload,
+    InvalidJson,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    InvalidUsername,
+    InvalidPassword,
+    InvalidRoom,
+    InvalidText,
+    InvalidClientId,
+    InvalidLimit,
+    InvalidCursor,
+    Unauthorized,
+    InvalidCredentials,
+    GuestsDisabled,
+    NameTaken,
+    RoomNotFound,
+    NotInRoom,
+    NotFound,
+    UnknownEvent,
+    Overloaded,
+    Internal,
+}
+
+impl Code {
+    /// The HTTP status that goes with the code.
+    pub fn status(self) -> StatusCode {
+        use Code::*;
+        match self {
+            InvalidPayload | InvalidJson | InvalidUsername | InvalidPassword | InvalidRoom
+            | InvalidText | InvalidClientId | InvalidLimit | InvalidCursor | UnknownEvent => {
+                StatusCode::BAD_REQUEST
+            }
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            GuestsDisabled | NotInRoom => StatusCode::FORBIDDEN,
+            NameTaken => StatusCode::CONFLICT,
+            RoomNotFound | NotFound => StatusCode::NOT_FOUND,
+            Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error as the client sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// An unexpected failure: the whole chain goes to the log, the client
+    /// learns only that something went wrong.
+    pub fn internal(err: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %error_chain(err), "internal error");
+        Self::new(Code::Internal, "something went wrong on the server")
+    }
+
+    /// The acknowledgement payload for a Socket.IO event.
+    pub fn to_ack(&self) -> Value {
+        json!({ "ok": false, "error": self })
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.code.status(), Json(json!({ "error": self }))).into_response()
+    }
+}
+
+/// `err: cause: cause's cause …`, for the log.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let _ = write!(out, ": {cause}");
+        source = cause.source();
+    }
+    out
+}
+
+macro_rules! invalid_input {
+    ($($err:ty => $code:ident),* $(,)?) => {$(
+        impl From<$err> for Failure {
+            fn from(err: $err) -> Self {
+                Failure::new(Code::$code, err.to_string())
+            }
+        }
+    )*};
+}
+
+invalid_input! {
+    UsernameError => InvalidUsername,
+    PasswordError => InvalidPassword,
+    RoomNameError => InvalidRoom,
+    MessageTextError => InvalidText,
+    ClientIdError => InvalidClientId,
+}
+
+impl From<PageError> for Failure {
+    fn from(err: PageError) -> Self {
+        let code = match err {
+            PageError::Limit => Code::InvalidLimit,
+            PageError::Cursor => Code::InvalidCursor,
+        };
+        Failure::new(code, err.to_string())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NameTaken => Failure::new(Code::NameTaken, err.to_string()),
+            StoreError::RoomNotFound => Failure::new(Code::RoomNotFound, err.to_string()),
+            StoreError::Database(_) | StoreError::Migrate(_) => Failure::internal(&err),
+        }
+    }
+}
+
+impl From<AuthError> for Failure {
+    fn from(err: AuthError) -> Self {
+        let code = match err {
+            AuthError::Unauthorized => Code::Unauthorized,
+            AuthError::InvalidCredentials => Code::InvalidCredentials,
+            AuthError::GuestsDisabled => Code::GuestsDisabled,
+            AuthError::NameTaken => Code::NameTaken,
+            AuthError::Store(store) => return store.into(),
+            AuthError::Hashing(_) => return Failure::internal(&err),
+        };
+        Failure::new(code, err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_failure_hides_its_cause() {
+        let err = StoreError::Database(sqlx::Error::PoolTimedOut);
+        let failure = Failure::from(err);
+        assert_eq!(failure.code, Code::Internal);
+        assert!(!failure.message.contains("pool"));
+    }
+
+    #[test]
+    fn codes_are_snake_case_on_the_wire() {
+        let ack = Failure::new(Code::NotInRoom, "x").to_ack();
+        assert_eq!(ack["error"]["code"], "not_in_room");
+        assert_eq!(ack["ok"], false);
+    }
+
+    #[test]
+    fn the_error_chain_names_every_cause() {
+        let io = std::io::Error::other("disk on fire");
+        let err = sqlx::Error::Io(io);
+        assert!(error_chain(&err).contains("disk on fire"));
+    }
+}

@@ -1,0 +1,96 @@
+//! `/api/auth/*` and `/api/me`: accounts, guests and sessions.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::extract::{Authenticated, Body};
+use crate::app::AppState;
+use crate::auth::{Issued, SESSION_COOKIE, SESSION_TTL_MS};
+use crate::error::Failure;
+use crate::users::{Password, Username};
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    username: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+pub struct GuestName {
+    name: String,
+}
+
+/// `POST /api/auth/register`: a new account, signed in.
+pub async fn register(
+    State(state): State<AppState>,
+    Body(body): Body<Credentials>,
+) -> Result<Response, Failure> {
+    let limits = &state.core.limits;
+    let name = Username::parse(&body.username, limits)?;
+    let password = Password::parse(&body.password, limits)?;
+    let issued = state.core.auth.register(&name, &password).await?;
+    Ok(signed_in(StatusCode::CREATED, issued))
+}
+
+/// `POST /api/auth/login`.
+pub async fn login(
+    State(state): State<AppState>,
+    Body(body): Body<Credentials>,
+) -> Result<Response, Failure> {
+    let limits = &state.core.limits;
+    let name = Username::parse(&body.username, limits)?;
+    let password = Password::parse(&body.password, limits)?;
+    let issued = state.core.auth.login(&name, &password).await?;
+    Ok(signed_in(StatusCode::OK, issued))
+}
+
+/// `POST /api/auth/guest`: a guest session with a display name only.
+pub async fn guest(
+    State(state): State<AppState>,
+    Body(body): Body<GuestName>,
+) -> Result<Response, Failure> {
+    let name = Username::parse(&body.name, &state.core.limits)?;
+    let issued = state.core.auth.guest(&name).await?;
+    Ok(signed_in(StatusCode::CREATED, issued))
+}
+
+/// `POST /api/auth/logout`: ends the session and disconnects its sockets.
+pub async fn logout(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Response, Failure> {
+    let identity = state.core.auth.logout(&auth.token).await?;
+    if let Err(err) = state.io.to(identity.session_channel()).disconnect().await {
+        tracing::warn!(%err, "cannot disconnect the sockets of a closed session");
+    }
+    let clear = session_cookie(String::new(), 0);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+}
+
+/// `GET /api/me`: who the session belongs to.
+pub async fn me(auth: Authenticated) -> impl IntoResponse {
+    Json(json!({ "user": auth.identity.user }))
+}
+
+fn signed_in(status: StatusCode, issued: Issued) -> Response {
+    let cookie = session_cookie(issued.token.clone(), SESSION_TTL_MS / 1000);
+    let body = json!({ "token": issued.token, "user": issued.identity.user });
+    (status, [(header::SET_COOKIE, cookie)], Json(body)).into_response()
+}
+
+/// HttpOnly so page scripts cannot read it; SameSite=Lax so other sites
+/// cannot make a browser send it with their requests.
+fn session_cookie(token: String, max_age_secs: i64) -> String {
+    Cookie::build((SESSION_COOKIE, token))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(max_age_secs))
+        .build()
+        .to_string()
+}

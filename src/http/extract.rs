@@ -1,0 +1,56 @@
+//! Extractors that turn raw requests into typed input, with the protocol's
+//! error codes for whatever does not fit.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::auth::{AuthError, Identity, token_from_headers};
+use crate::error::{Code, Failure};
+
+/// The caller's identity, from a bearer token or the session cookie, plus
+/// the token itself (logout needs it).
+pub struct Authenticated {
+    pub identity: Identity,
+    pub token: String,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        let token = token_from_headers(&parts.headers).ok_or(AuthError::Unauthorized)?;
+        let identity = state.core.auth.authenticate(&token).await?;
+        Ok(Self { identity, token })
+    }
+}
+
+/// A JSON body whose rejections speak the protocol's error codes.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Failure> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(json_failure(&rejection)),
+        }
+    }
+}
+
+fn json_failure(rejection: &JsonRejection) -> Failure {
+    match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            Failure::new(Code::PayloadTooLarge, "the request body is too large")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Failure::new(
+            Code::UnsupportedMediaType,
+            "the request body must be application/json",
+        ),
+        _ => Failure::new(Code::InvalidJson, rejection.body_text()),
+    }
+}

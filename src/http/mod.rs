@@ -1,0 +1,58 @@
+//! The HTTP side: the JSON API under `/api`, `/healthz`, and the web page.
+//! Handlers live in one module per resource and are named after their verb.
+
+mod auth;
+mod extract;
+mod rooms;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use crate::error::{Code, Failure};
+
+pub use extract::Authenticated;
+
+/// The HTTP routes, with their shared layers.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.core.limits.max_packet_bytes;
+    let api = Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/guest", post(auth::guest))
+        .route("/auth/logout", post(auth::logout))
+        .route("/me", get(auth::me))
+        .route("/rooms", get(rooms::list))
+        .route("/rooms/{room}/messages", get(rooms::messages))
+        .fallback(not_found);
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+        .nest("/api", api)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn not_found() -> Failure {
+    Failure::new(Code::NotFound, "no such endpoint")
+}
+
+/// Placeholder page until the web client lands.
+async fn index() -> impl IntoResponse {
+    Html(include_str!("../../web/index.html"))
+}

@@ -1,0 +1,72 @@
+//! `/api/rooms`: the room list and each room's history.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde_json::json;
+
+use super::extract::Authenticated;
+use crate::app::AppState;
+use crate::auth::{AuthError, token_from_headers};
+use crate::error::Failure;
+use crate::messages::{Page, PageError};
+use crate::rooms::{RoomName, RoomSummary};
+
+/// `GET /api/rooms`: every room with its number of online members. Open to
+/// all when anyone may join as a guest anyway; otherwise signed-in only.
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<RoomSummary>>, Failure> {
+    let core = &state.core;
+    if !core.auth.guests_allowed() {
+        let token = token_from_headers(&headers).ok_or(AuthError::Unauthorized)?;
+        core.auth.authenticate(&token).await?;
+    }
+    let counts = core.presence.counts().await;
+    let rooms = core.store.list_rooms().await?;
+    let summaries = rooms
+        .into_iter()
+        .map(|room| {
+            let members = RoomName::parse(&room.name, &core.limits)
+                .ok()
+                .and_then(|name| counts.get(&name).copied())
+                .unwrap_or(0);
+            RoomSummary {
+                name: room.name,
+                topic: room.topic,
+                members,
+            }
+        })
+        .collect();
+    Ok(Json(summaries))
+}
+
+/// `GET /api/rooms/{room}/messages?before=&after=&limit=`: a page of
+/// history, oldest first.
+pub async fn messages(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Path(room): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, Failure> {
+    let room = RoomName::parse(&room, &state.core.limits)?;
+    let page = page_from_query(&query)?;
+    let messages = state.core.store.messages(&room, page).await?;
+    Ok(Json(json!({ "messages": messages })))
+}
+
+fn page_from_query(query: &HashMap<String, String>) -> Result<Page, Failure> {
+    let number = |key: &str, err: PageError| -> Result<Option<i64>, Failure> {
+        query
+            .get(key)
+            .map(|v| v.parse::<i64>().map_err(|_| Failure::from(err)))
+            .transpose()
+    };
+    let before = number("before", PageError::Cursor)?;
+    let after = number("after", PageError::Cursor)?;
+    let limit = number("limit", PageError::Limit)?;
+    Ok(Page::parse(before, after, limit)?)
+}

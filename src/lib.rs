@@ -1,0 +1,27 @@
+//! Banter: self-hosted real-time chat over Socket.IO.
+//!
+//! - `users`, `rooms`, `messages`: the domain, with the newtypes that parse
+//!   raw input at the edge;
+//! - `auth`: accounts, guests and sessions;
+//! - `store`: storage behind a trait (SQLite built in);
+//! - `presence`: who is in which room now;
+//! - `realtime`: the Socket.IO events; `http`: the JSON API and the page;
+//! - `error`: the one mapping from errors to codes and statuses;
+//! - `app`: wiring, `build_app` and `run`, shared by `main` and the tests.
+
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod limits;
+pub mod messages;
+pub mod presence;
+pub mod realtime;
+pub mod rooms;
+pub mod store;
+pub mod users;
+
+pub use app::{AppState, StartError, build_app, run};
+pub use config::Config;

@@ -1,0 +1,211 @@
+//! Real time: the Socket.IO side of Banter.
+//!
+//! Every socket is authenticated by a connect middleware before anything is
+//! sent to it. Each connection then gets an inbox and a worker task: events
+//! are queued in the order they arrive and handled one at a time, because
+//! socketioxide runs each event handler as its own task and would otherwise
+//! let a burst of `send`s be stored out of order.
+//!
+//! Event handlers live in `room_events` (join, leave, typing) and
+//! `message_events` (send, history).
+
+mod inbox;
+mod message_events;
+mod room_events;
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::app::Core;
+use crate::auth::{AuthError, Identity, token_from_headers};
+use crate::error::{Code, Failure};
+use crate::rooms::RoomName;
+
+pub use inbox::Slot;
+
+/// The events a client may send; anything else is answered `unknown_event`.
+const EVENTS: [&str; 5] = ["join", "leave", "send", "typing", "history"];
+
+/// Builds the Socket.IO layer and handle, with Banter's namespace on it.
+pub fn socket_io(core: Core) -> (SocketIoLayer, SocketIo) {
+    let max = core.limits.max_packet_bytes;
+    let (layer, io) = SocketIo::builder()
+        // socketioxide applies `max_payload` to long-polling only; the
+        // WebSocket limit is separate and defaults to 64 MiB.
+        .max_payload(max as u64)
+        .ws_max_message_size(max)
+        .ws_max_frame_size(max)
+        .with_state(core)
+        .build_layer();
+    io.ns("/", on_connect.with(authenticate));
+    (layer, io)
+}
+
+/// Connect middleware: a live session, or `connect_error` "unauthorized".
+async fn authenticate(
+    s: SocketRef,
+    State(core): State<Core>,
+    TryData(auth): TryData<Value>,
+) -> Result<(), AuthError> {
+    let from_auth = auth
+        .ok()
+        .and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned));
+    let token = from_auth
+        .or_else(|| token_from_headers(&s.req_parts().headers))
+        .ok_or(AuthError::Unauthorized)?;
+    let identity = core
+        .auth
+        .authenticate(&token)
+        .await
+        .map_err(|err| match err {
+            AuthError::Unauthorized => err,
+            other => {
+                let _ = Failure::from(other);
+                AuthError::Unauthorized
+            }
+        })?;
+    s.extensions.insert(identity);
+    Ok(())
+}
+
+async fn on_connect(s: SocketRef, State(core): State<Core>, io: SocketIo) {
+    let Some(identity) = s.extensions.get::<Identity>() else {
+        return;
+    };
+    s.join([identity.session_channel(), identity.user_channel()]);
+    tracing::debug!(sid = %s.id, user = identity.user.id, "connected");
+    let conn = Connection {
+        core,
+        io,
+        identity,
+        sid: s.id.to_string(),
+    };
+    inbox::open(&s, conn);
+    for event in EVENTS {
+        s.on(event, on_event);
+    }
+    s.on_fallback(on_event);
+    s.on_disconnect(inbox::close);
+}
+
+/// Every event goes through here: it only takes a place in the inbox, in
+/// arrival order, and hands the event over.
+async fn on_event(
+    slot: Slot,
+    s: SocketRef,
+    Event(event): Event,
+    ack: AckSender,
+    TryData(data): TryData<Value>,
+) {
+    slot.fill(inbox::Job {
+        socket: s,
+        event,
+        data: data.ok(),
+        ack,
+    });
+}
+
+/// One authenticated connection, owned by its worker task.
+pub struct Connection {
+    pub core: Core,
+    pub io: SocketIo,
+    pub identity: Identity,
+    pub sid: String,
+}
+
+impl Connection {
+    /// Runs one event; every outcome is acknowledged.
+    async fn handle(&self, job: inbox::Job) {
+        let inbox::Job {
+            socket,
+            event,
+            data,
+            ack,
+        } = job;
+        let data = data.unwrap_or(Value::Null);
+        let mut ack = Some(ack);
+        let result = match event.as_str() {
+            "join" => room_events::on_join(self, &socket, data, &mut ack).await,
+            "leave" => room_events::on_leave(self, &socket, data).await,
+            "typing" => room_events::on_typing(self, data).await,
+            "send" => message_events::on_send(self, data).await,
+            "history" => message_events::on_history(self, data).await,
+            _ => Err(Failure::new(
+                Code::UnknownEvent,
+                format!("unknown event {event:?}"),
+            )),
+        };
+        let reply = result.unwrap_or_else(|failure| failure.to_ack());
+        // A handler that acknowledged by itself (inside a lock) took the sender.
+        if let Some(ack) = ack {
+            let _ = ack.send(&reply);
+        }
+    }
+
+    /// Called once, after the last event of a closed connection.
+    async fn on_disconnect(&self) {
+        let user = &self.identity.user;
+        let rooms = self.core.presence.disconnect(user.id, &self.sid).await;
+        for room in rooms {
+            let _guard = self.core.locks.lock(&room).await;
+            self.emit_left(&room).await;
+        }
+        tracing::debug!(sid = %self.sid, user = user.id, "disconnected");
+    }
+
+    async fn emit_left(&self, room: &RoomName) {
+        let payload = json!({ "room": room.as_str(), "user": self.identity.user });
+        if let Err(err) = self.io.to(room.channel()).emit("left", &payload).await {
+            tracing::warn!(%err, room = %room, "cannot broadcast left");
+        }
+    }
+}
+
+/// Reads an event payload into its typed form; anything that does not fit
+/// (not an object, a missing field, a wrong type) is `invalid_payload`.
+fn payload<T: DeserializeOwned>(data: Value) -> Result<T, Failure> {
+    if !data.is_object() {
+        return Err(Failure::new(
+            Code::InvalidPayload,
+            "the payload must be an object",
+        ));
+    }
+    serde_json::from_value(data)
+        .map_err(|err| Failure::new(Code::InvalidPayload, format!("invalid payload: {err}")))
+}
+
+/// One lock per stripe of rooms. Storing and broadcasting a message happen
+/// under its room's lock, so every member receives a room's messages in id
+/// order; a join takes it too, so the history it returns and the broadcasts
+/// that follow neither overlap nor leave a gap. Striping keeps memory fixed
+/// however many rooms exist.
+#[derive(Clone)]
+pub struct RoomLocks {
+    stripes: Arc<[Arc<Mutex<()>>]>,
+}
+
+const STRIPES: usize = 64;
+
+impl Default for RoomLocks {
+    fn default() -> Self {
+        Self {
+            stripes: (0..STRIPES).map(|_| Arc::new(Mutex::new(()))).collect(),
+        }
+    }
+}
+
+impl RoomLocks {
+    pub async fn lock(&self, room: &RoomName) -> OwnedMutexGuard<()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(room);
+        let stripe = (hash % STRIPES as u64) as usize;
+        self.stripes[stripe].clone().lock_owned().await
+    }
+}

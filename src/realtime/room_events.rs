@@ -1,0 +1,120 @@
+//! Room events: `join`, `leave` and `typing`.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use socketioxide::extract::{AckSender, SocketRef};
+
+use super::{Connection, payload};
+use crate::clock::now_ms;
+use crate::error::{Code, Failure};
+use crate::limits::HISTORY_DEFAULT;
+use crate::messages::Page;
+use crate::presence::Change;
+use crate::rooms::RoomName;
+
+#[derive(Deserialize)]
+struct RoomPayload {
+    room: String,
+}
+
+#[derive(Deserialize)]
+struct TypingPayload {
+    room: String,
+    active: bool,
+}
+
+impl Connection {
+    fn room(&self, raw: &str) -> Result<RoomName, Failure> {
+        Ok(RoomName::parse(raw, &self.core.limits)?)
+    }
+}
+
+/// Joins a room (creating it on first use) and answers with its members and
+/// latest messages. The ack is sent under the room lock: every message stored
+/// before is in it, every message stored after arrives as an event after it.
+pub async fn on_join(
+    conn: &Connection,
+    socket: &SocketRef,
+    data: Value,
+    ack: &mut Option<AckSender>,
+) -> Result<Value, Failure> {
+    let RoomPayload { room } = payload(data)?;
+    let name = conn.room(&room)?;
+    let core = &conn.core;
+    let room = core.store.ensure_room(&name, now_ms()).await?;
+    let _guard = core.locks.lock(&name).await;
+    socket.join(name.channel());
+    let change = core
+        .presence
+        .join(&name, &conn.identity.user, &conn.sid)
+        .await;
+    let messages = core
+        .store
+        .messages(&name, Page::latest(HISTORY_DEFAULT))
+        .await?;
+    let members = core.presence.members(&name).await;
+    if let Some(ack) = ack.take() {
+        let reply = json!({ "ok": true, "room": room, "members": members, "messages": messages });
+        let _ = ack.send(&reply);
+    }
+    if change == Change::Arrived {
+        let event = json!({ "room": name.as_str(), "user": conn.identity.user });
+        if let Err(err) = socket.to(name.channel()).emit("joined", &event).await {
+            tracing::warn!(%err, room = %name, "cannot broadcast joined");
+        }
+    }
+    Ok(Value::Null)
+}
+
+/// Leaves a room; the others hear of it if this was the user's last connection there.
+pub async fn on_leave(
+    conn: &Connection,
+    socket: &SocketRef,
+    data: Value,
+) -> Result<Value, Failure> {
+    let RoomPayload { room } = payload(data)?;
+    let name = conn.room(&room)?;
+    let core = &conn.core;
+    let _guard = core.locks.lock(&name).await;
+    let change = core
+        .presence
+        .leave(&name, conn.identity.user.id, &conn.sid)
+        .await
+        .ok_or_else(|| not_in_room(&name))?;
+    socket.leave(name.channel());
+    if change == Change::Departed {
+        conn.emit_left(&name).await;
+    }
+    Ok(json!({ "ok": true }))
+}
+
+/// Tells the room's other members that this user started or stopped typing.
+/// Not sent back to any of the typist's own connections.
+pub async fn on_typing(conn: &Connection, data: Value) -> Result<Value, Failure> {
+    let TypingPayload { room, active } = payload(data)?;
+    let name = conn.room(&room)?;
+    conn.require_member(&name).await?;
+    let event = json!({ "room": name.as_str(), "user": conn.identity.user, "active": active });
+    let to_others = conn
+        .io
+        .to(name.channel())
+        .except(conn.identity.user_channel());
+    if let Err(err) = to_others.emit("typing", &event).await {
+        tracing::warn!(%err, room = %name, "cannot broadcast typing");
+    }
+    Ok(json!({ "ok": true }))
+}
+
+pub(super) fn not_in_room(room: &RoomName) -> Failure {
+    Failure::new(Code::NotInRoom, format!("join {room} first"))
+}
+
+impl Connection {
+    pub(super) async fn require_member(&self, room: &RoomName) -> Result<(), Failure> {
+        if self.core.presence.is_member(room, &self.sid).await {
+            Ok(())
+        } else {
+            Err(not_in_room(room))
+        }
+    }
+}

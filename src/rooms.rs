@@ -1,0 +1,122 @@
+//! Rooms: where people talk. A room is created the first time someone joins
+//! it by a valid name; `general` exists from the first start.
+
+use serde::Serialize;
+
+use crate::limits::Limits;
+
+/// The room every fresh server starts with.
+pub const GENERAL: &str = "general";
+
+/// A room as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Room {
+    pub name: String,
+    pub topic: String,
+}
+
+/// A room in the listing, with how many distinct users are in it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoomSummary {
+    pub name: String,
+    pub topic: String,
+    pub members: usize,
+}
+
+/// Why a room name was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RoomNameError {
+    /// Empty or longer than the limit.
+    #[error("a room name must be 1 to {max} characters long")]
+    Length { max: usize },
+    /// A character outside lowercase ASCII letters, digits, `_`, `-`.
+    #[error("a room name may only contain lowercase letters, digits, '_' and '-'")]
+    Charset,
+}
+
+/// A valid room name: 1..=max of `[a-z0-9_-]`. Being this narrow keeps room
+/// names safe in URLs, logs, Socket.IO room keys and file names alike.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomName(String);
+
+impl RoomName {
+    pub fn parse(raw: &str, limits: &Limits) -> Result<Self, RoomNameError> {
+        let len = raw.chars().count();
+        if len == 0 || len > limits.max_room_chars {
+            return Err(RoomNameError::Length {
+                max: limits.max_room_chars,
+            });
+        }
+        let allowed =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+        if !raw.chars().all(allowed) {
+            return Err(RoomNameError::Charset);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The Socket.IO room that carries this room's broadcasts. Prefixed so it
+    /// can never collide with the per-user and per-session rooms.
+    pub fn channel(&self) -> String {
+        format!("room:{}", self.0)
+    }
+}
+
+impl std::fmt::Display for RoomName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Result<RoomName, RoomNameError> {
+        RoomName::parse(raw, &Limits::default())
+    }
+
+    #[test]
+    fn lowercase_letters_digits_dash_and_underscore_make_a_room_name() {
+        assert_eq!(parse("rust-lang_2").unwrap().as_str(), "rust-lang_2");
+    }
+
+    #[test]
+    fn an_empty_room_name_is_refused() {
+        assert_eq!(parse(""), Err(RoomNameError::Length { max: 64 }));
+    }
+
+    #[test]
+    fn a_room_name_of_64_characters_is_accepted_and_65_refused() {
+        assert!(parse(&"r".repeat(64)).is_ok());
+        assert_eq!(
+            parse(&"r".repeat(65)),
+            Err(RoomNameError::Length { max: 64 })
+        );
+    }
+
+    #[test]
+    fn uppercase_spaces_dots_and_slashes_are_refused() {
+        for bad in [
+            "General",
+            "two words",
+            "../etc",
+            "a.b",
+            "a/b",
+            "ä",
+            "room\n",
+            "%2e%2e",
+        ] {
+            assert_eq!(parse(bad), Err(RoomNameError::Charset), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_broadcast_channel_is_prefixed() {
+        assert_eq!(parse("general").unwrap().channel(), "room:general");
+    }
+}

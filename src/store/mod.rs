@@ -1,0 +1,111 @@
+//! Storage: everything Banter keeps. One trait, one implementation per
+//! backend (SQLite today; PostgreSQL next), each with its own migrations.
+//! The rest of the server holds an `Arc<dyn Store>` and never sees SQL.
+
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use sqlite::SqliteStore;
+
+use crate::messages::{ClientId, Message, MessageText, Page};
+use crate::rooms::{Room, RoomName};
+use crate::users::{User, UserId, Username};
+
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The name is held by an account, or by a guest with a live session.
+    #[error("that name is taken")]
+    NameTaken,
+    /// The room does not exist.
+    #[error("no such room")]
+    RoomNotFound,
+    /// The database failed; the detail goes to the log, never to a client.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// Migrations could not be applied at start-up.
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A live session, found by its token's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: i64,
+    pub user: User,
+}
+
+/// An account with the hash to check a password against.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub room: &'a RoomName,
+    pub author: &'a User,
+    pub text: &'a MessageText,
+    pub client_id: Option<&'a ClientId>,
+    pub ts: i64,
+}
+
+/// Whether `insert_message` stored a new row or found the sender's earlier one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    New(Message),
+    Duplicate(Message),
+}
+
+/// The storage interface. Every method is one atomic step, so callers never
+/// hold a transaction across an await point of their own.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates an account. `NameTaken` if an account or a live guest has the name.
+    async fn create_account(
+        &self,
+        name: &Username,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<User, StoreError>;
+    /// Creates a guest. `NameTaken` if an account or a live guest has the name.
+    async fn create_guest(&self, name: &Username, now: i64) -> Result<User, StoreError>;
+    /// The account with this name (any case), if there is one.
+    async fn find_account(&self, name: &Username) -> Result<Option<Account>, StoreError>;
+
+    /// Stores a session by the hash of its token.
+    async fn create_session(
+        &self,
+        user: UserId,
+        token_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<i64, StoreError>;
+    /// The unexpired session with this token hash.
+    async fn find_session(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<Session>, StoreError>;
+    /// Ends a session; returns its id if it existed.
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<Option<i64>, StoreError>;
+
+    /// The room with this name, created (with an empty topic) if new.
+    async fn ensure_room(&self, name: &RoomName, now: i64) -> Result<Room, StoreError>;
+    /// The room with this name, or `RoomNotFound`.
+    async fn find_room(&self, name: &RoomName) -> Result<Room, StoreError>;
+    /// Every room, by name.
+    async fn list_rooms(&self) -> Result<Vec<Room>, StoreError>;
+
+    /// Stores a message, unless its author already stored one with the same
+    /// client id, in which case that one is returned.
+    async fn insert_message(&self, message: NewMessage<'_>) -> Result<Inserted, StoreError>;
+    /// A page of a room's history, oldest first. `RoomNotFound` if no room.
+    async fn messages(&self, room: &RoomName, page: Page) -> Result<Vec<Message>, StoreError>;
+
+    /// Flushes and closes the store; called once at shutdown.
+    async fn close(&self);
+}

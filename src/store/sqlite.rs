@@ -1,0 +1,299 @@
+//! The SQLite store: the embedded default, a single file in the data
+//! directory, in WAL mode with `synchronous = FULL` so an acknowledged
+//! message survives a crash of the process or of the machine.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, SqlitePool};
+
+use super::{Account, Inserted, NewMessage, Session, Store, StoreError};
+use crate::messages::{Cursor, Message, Page};
+use crate::rooms::{Room, RoomName};
+use crate::users::{User, UserId, Username};
+
+/// A handle on the SQLite pool. Cloning it is cheap: the pool is shared.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` and applies migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+/// One row of the message query, before it is shaped for clients.
+#[derive(FromRow)]
+struct MessageRow {
+    id: i64,
+    room: String,
+    author_id: i64,
+    author_name: String,
+    author_guest: bool,
+    text: String,
+    created_at: i64,
+    client_id: Option<String>,
+}
+
+impl From<MessageRow> for Message {
+    fn from(row: MessageRow) -> Self {
+        Message {
+            id: row.id,
+            room: row.room,
+            author: User {
+                id: row.author_id,
+                name: row.author_name,
+                guest: row.author_guest,
+            },
+            text: row.text,
+            ts: row.created_at,
+            client_id: row.client_id,
+        }
+    }
+}
+
+const MESSAGE_COLUMNS: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
+     (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id \
+     FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.author_id";
+
+/// A name is free unless an account holds it or a guest with a live session does.
+const NAME_IS_FREE: &str = "NOT EXISTS (SELECT 1 FROM users u WHERE u.name_key = ?2 AND \
+     (u.password_hash IS NOT NULL OR EXISTS \
+      (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?3)))";
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_account(
+        &self,
+        name: &Username,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<User, StoreError> {
+        let sql = format!(
+            "INSERT INTO users (name, name_key, password_hash, created_at) \
+             SELECT ?1, ?2, ?4, ?3 WHERE {NAME_IS_FREE} RETURNING id"
+        );
+        let inserted: Result<Option<i64>, _> = sqlx::query_scalar(&sql)
+            .bind(name.as_str())
+            .bind(name.key())
+            .bind(now)
+            .bind(password_hash)
+            .fetch_optional(&self.pool)
+            .await;
+        match inserted {
+            Ok(Some(id)) => Ok(User {
+                id,
+                name: name.as_str().to_owned(),
+                guest: false,
+            }),
+            Ok(None) => Err(StoreError::NameTaken),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::NameTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn create_guest(&self, name: &Username, now: i64) -> Result<User, StoreError> {
+        let sql = format!(
+            "INSERT INTO users (name, name_key, password_hash, created_at) \
+             SELECT ?1, ?2, NULL, ?3 WHERE {NAME_IS_FREE} RETURNING id"
+        );
+        let id: Option<i64> = sqlx::query_scalar(&sql)
+            .bind(name.as_str())
+            .bind(name.key())
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        let id = id.ok_or(StoreError::NameTaken)?;
+        Ok(User {
+            id,
+            name: name.as_str().to_owned(),
+            guest: true,
+        })
+    }
+
+    async fn find_account(&self, name: &Username) -> Result<Option<Account>, StoreError> {
+        let row: Option<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, name, password_hash FROM users \
+             WHERE name_key = ?1 AND password_hash IS NOT NULL",
+        )
+        .bind(name.key())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, name, password_hash)| Account {
+            user: User {
+                id,
+                name,
+                guest: false,
+            },
+            password_hash,
+        }))
+    }
+
+    async fn create_session(
+        &self,
+        user: UserId,
+        token_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<i64, StoreError> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4) RETURNING id",
+        )
+        .bind(token_hash)
+        .bind(user)
+        .bind(now)
+        .bind(expires_at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<Session>, StoreError> {
+        let row: Option<(i64, i64, String, bool)> = sqlx::query_as(
+            "SELECT s.id, u.id, u.name, (u.password_hash IS NULL) FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, user_id, name, guest)| Session {
+            id,
+            user: User {
+                id: user_id,
+                name,
+                guest,
+            },
+        }))
+    }
+
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<Option<i64>, StoreError> {
+        let id = sqlx::query_scalar("DELETE FROM sessions WHERE token_hash = ?1 RETURNING id")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id)
+    }
+
+    async fn ensure_room(&self, name: &RoomName, now: i64) -> Result<Room, StoreError> {
+        match self.find_room(name).await {
+            Err(StoreError::RoomNotFound) => {}
+            found => return found,
+        }
+        sqlx::query("INSERT INTO rooms (name, topic, created_at) VALUES (?1, '', ?2) ON CONFLICT (name) DO NOTHING")
+            .bind(name.as_str())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        self.find_room(name).await
+    }
+
+    async fn find_room(&self, name: &RoomName) -> Result<Room, StoreError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT name, topic FROM rooms WHERE name = ?1")
+                .bind(name.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(name, topic)| Room { name, topic })
+            .ok_or(StoreError::RoomNotFound)
+    }
+
+    async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, topic FROM rooms ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, topic)| Room { name, topic })
+            .collect())
+    }
+
+    async fn insert_message(&self, new: NewMessage<'_>) -> Result<Inserted, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO messages (room_id, author_id, text, client_id, created_at) \
+             SELECT r.id, ?2, ?3, ?4, ?5 FROM rooms r WHERE r.name = ?1 \
+             ON CONFLICT (author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING \
+             RETURNING id",
+        )
+        .bind(new.room.as_str())
+        .bind(new.author.id)
+        .bind(new.text.as_str())
+        .bind(new.client_id.map(|c| c.as_str()))
+        .bind(new.ts)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(id) = id {
+            return Ok(Inserted::New(Message {
+                id,
+                room: new.room.as_str().to_owned(),
+                author: new.author.clone(),
+                text: new.text.as_str().to_owned(),
+                ts: new.ts,
+                client_id: new.client_id.map(|c| c.as_str().to_owned()),
+            }));
+        }
+        let Some(client_id) = new.client_id else {
+            return Err(StoreError::RoomNotFound);
+        };
+        let sql = format!("{MESSAGE_COLUMNS} WHERE m.author_id = ?1 AND m.client_id = ?2");
+        let row: Option<MessageRow> = sqlx::query_as(&sql)
+            .bind(new.author.id)
+            .bind(client_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Inserted::Duplicate(r.into()))
+            .ok_or(StoreError::RoomNotFound)
+    }
+
+    async fn messages(&self, room: &RoomName, page: Page) -> Result<Vec<Message>, StoreError> {
+        self.find_room(room).await?;
+        let (filter, order, cursor) = match page.cursor {
+            Cursor::Latest => ("", "DESC", 0),
+            Cursor::Before(id) => ("AND m.id < ?2", "DESC", id),
+            Cursor::After(id) => ("AND m.id > ?2", "ASC", id),
+        };
+        let sql =
+            format!("{MESSAGE_COLUMNS} WHERE r.name = ?1 {filter} ORDER BY m.id {order} LIMIT ?3");
+        let rows: Vec<MessageRow> = sqlx::query_as(&sql)
+            .bind(room.as_str())
+            .bind(cursor)
+            .bind(page.limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
+        if order == "DESC" {
+            messages.reverse();
+        }
+        Ok(messages)
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
