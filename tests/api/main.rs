@@ -1,0 +1,7 @@
+//! HTTP API tests against the real server on port 0, each with a fresh
+//! SQLite database.
+#![allow(clippy::unwrap_used)] // test helpers fail loudly by design
+
+mod auth;
+mod helpers;
+mod rooms;

@@ -1,0 +1,209 @@
+//! The SQLite store on a real database file.
+#![allow(clippy::unwrap_used)] // test helpers fail loudly by design
+
+use banter::limits::Limits;
+use banter::messages::{ClientId, Cursor, MessageText, Page};
+use banter::rooms::RoomName;
+use banter::store::{Inserted, NewMessage, SqliteStore, Store, StoreError};
+use banter::users::{User, Username};
+use tempfile::TempDir;
+
+async fn open(dir: &TempDir) -> SqliteStore {
+    let url = format!("sqlite://{}", dir.path().join("banter.db").display());
+    SqliteStore::connect(&url).await.unwrap()
+}
+
+fn name(raw: &str) -> Username {
+    Username::parse(raw, &Limits::default()).unwrap()
+}
+
+fn room(raw: &str) -> RoomName {
+    RoomName::parse(raw, &Limits::default()).unwrap()
+}
+
+async fn say(
+    store: &SqliteStore,
+    author: &User,
+    room: &RoomName,
+    text: &str,
+    client_id: Option<&str>,
+) -> Inserted {
+    let text = MessageText::parse(text, &Limits::default()).unwrap();
+    let client_id = client_id.map(|c| ClientId::parse(c).unwrap());
+    let new = NewMessage {
+        room,
+        author,
+        text: &text,
+        client_id: client_id.as_ref(),
+        ts: 1,
+    };
+    store.insert_message(new).await.unwrap()
+}
+
+fn id(inserted: &Inserted) -> i64 {
+    match inserted {
+        Inserted::New(m) | Inserted::Duplicate(m) => m.id,
+    }
+}
+
+#[tokio::test]
+async fn ids_increase_in_storage_order_across_rooms() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let alice = store
+        .create_account(&name("alice"), "hash", 0)
+        .await
+        .unwrap();
+    let (general, other) = (room("general"), room("other"));
+    store.ensure_room(&other, 0).await.unwrap();
+    let a = id(&say(&store, &alice, &general, "one", None).await);
+    let b = id(&say(&store, &alice, &other, "two", None).await);
+    let c = id(&say(&store, &alice, &general, "three", None).await);
+    assert!(a < b && b < c);
+}
+
+#[tokio::test]
+async fn a_resent_client_id_returns_the_stored_message() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let alice = store
+        .create_account(&name("alice"), "hash", 0)
+        .await
+        .unwrap();
+    let general = room("general");
+    let first = say(&store, &alice, &general, "hello", Some("c-1")).await;
+    let again = say(&store, &alice, &general, "hello again", Some("c-1")).await;
+    let Inserted::New(stored) = first else {
+        panic!("first send must be new")
+    };
+    assert_eq!(again, Inserted::Duplicate(stored.clone()));
+    let all = store.messages(&general, Page::latest(100)).await.unwrap();
+    assert_eq!(all, vec![stored]);
+}
+
+#[tokio::test]
+async fn the_same_client_id_from_two_authors_is_two_messages() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let alice = store
+        .create_account(&name("alice"), "hash", 0)
+        .await
+        .unwrap();
+    let bob = store.create_guest(&name("bob"), 0).await.unwrap();
+    let general = room("general");
+    assert!(matches!(
+        say(&store, &alice, &general, "hi", Some("x")).await,
+        Inserted::New(_)
+    ));
+    assert!(matches!(
+        say(&store, &bob, &general, "hi", Some("x")).await,
+        Inserted::New(_)
+    ));
+}
+
+#[tokio::test]
+async fn history_pages_backwards_and_forwards_oldest_first() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let alice = store
+        .create_account(&name("alice"), "hash", 0)
+        .await
+        .unwrap();
+    let general = room("general");
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(id(
+            &say(&store, &alice, &general, &format!("m{i}"), None).await
+        ));
+    }
+    let page = |cursor, limit| Page { cursor, limit };
+    let texts =
+        |msgs: Vec<banter::messages::Message>| msgs.into_iter().map(|m| m.text).collect::<Vec<_>>();
+    let latest = store
+        .messages(&general, page(Cursor::Latest, 3))
+        .await
+        .unwrap();
+    assert_eq!(texts(latest), ["m7", "m8", "m9"]);
+    let before = store
+        .messages(&general, page(Cursor::Before(ids[7]), 3))
+        .await
+        .unwrap();
+    assert_eq!(texts(before), ["m4", "m5", "m6"]);
+    let after = store
+        .messages(&general, page(Cursor::After(ids[2]), 3))
+        .await
+        .unwrap();
+    assert_eq!(texts(after), ["m3", "m4", "m5"]);
+    let tail = store
+        .messages(&general, page(Cursor::After(ids[9]), 3))
+        .await
+        .unwrap();
+    assert!(tail.is_empty());
+}
+
+#[tokio::test]
+async fn history_of_an_unknown_room_is_not_found() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let result = store.messages(&room("nowhere"), Page::latest(10)).await;
+    assert!(matches!(result, Err(StoreError::RoomNotFound)));
+}
+
+#[tokio::test]
+async fn messages_and_rooms_survive_reopening_the_database() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let alice = store
+        .create_account(&name("alice"), "hash", 0)
+        .await
+        .unwrap();
+    let lounge = store.ensure_room(&room("lounge"), 0).await.unwrap();
+    let stored = say(&store, &alice, &room("lounge"), "still here?", None).await;
+    store.close().await;
+    let reopened = open(&dir).await;
+    let rooms = reopened.list_rooms().await.unwrap();
+    assert!(rooms.contains(&lounge));
+    let history = reopened
+        .messages(&room("lounge"), Page::latest(10))
+        .await
+        .unwrap();
+    assert_eq!(Inserted::New(history[0].clone()), stored);
+}
+
+#[tokio::test]
+async fn an_expired_guest_session_frees_the_name() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let guest = store.create_guest(&name("zed"), 0).await.unwrap();
+    store
+        .create_session(guest.id, b"hash-1", 0, 1_000)
+        .await
+        .unwrap();
+    let taken = store.create_guest(&name("ZED"), 500).await;
+    assert!(matches!(taken, Err(StoreError::NameTaken)));
+    assert!(
+        store
+            .find_session(b"hash-1", 2_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.create_guest(&name("zed"), 2_000).await.is_ok());
+}
+
+#[tokio::test]
+async fn joining_a_new_room_twice_creates_it_once() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let first = store.ensure_room(&room("fresh"), 0).await.unwrap();
+    let second = store.ensure_room(&room("fresh"), 0).await.unwrap();
+    assert_eq!(first, second);
+    let names: Vec<_> = store
+        .list_rooms()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["fresh", "general"]);
+}
