@@ -10,6 +10,7 @@ use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use socketioxide::layer::SocketIoLayer;
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
 use crate::config::Config;
@@ -44,6 +45,9 @@ pub struct Core {
     pub presence: Arc<dyn Presence>,
     pub limits: Arc<Limits>,
     pub locks: RoomLocks,
+    /// The connection workers, so shutdown can let them finish what they
+    /// started before the store closes.
+    pub workers: TaskTracker,
 }
 
 /// What the HTTP handlers share: the core plus the Socket.IO handle (to
@@ -65,6 +69,7 @@ impl AppState {
             presence: Arc::new(LocalPresence::default()),
             limits: Arc::new(config.limits()),
             locks: RoomLocks::default(),
+            workers: TaskTracker::new(),
         };
         let (layer, io) = realtime::socket_io(core.clone());
         Ok(Self { core, io, layer })
@@ -91,15 +96,16 @@ pub fn build_app(state: AppState) -> Router {
     crate::http::router(state).layer(layer)
 }
 
-/// Serves until `shutdown` resolves, then disconnects every socket, waits
-/// up to `grace` for requests in flight, and closes the store.
+/// Serves until `shutdown` resolves, then closes every socket's transport
+/// (clients see a dropped connection and reconnect), waits up to `grace` for
+/// requests and queued socket events in flight, and closes the store.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (io, store) = (state.io.clone(), state.core.store.clone());
+    let (io, core) = (state.io.clone(), state.core.clone());
     let app = build_app(state);
     // Nagle's algorithm delays small frames by up to 40 ms; chat is small frames.
     let listener = listener.tap_io(|tcp| {
@@ -122,7 +128,11 @@ pub async fn run(
             Ok(())
         }
     };
-    store.close().await;
+    core.workers.close();
+    if tokio::time::timeout(grace, core.workers.wait()).await.is_err() {
+        tracing::warn!("grace period over: some connection workers did not finish");
+    }
+    core.store.close().await;
     tracing::info!("stopped");
     served
 }

@@ -1,16 +1,18 @@
 //! The HTTP side: the JSON API under `/api`, `/healthz`, and the web page.
 //! Handlers live in one module per resource and are named after their verb.
 
+mod assets;
 mod auth;
 mod extract;
 mod rooms;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -32,7 +34,8 @@ pub fn router(state: AppState) -> Router {
         .route("/rooms/{room}/messages", get(rooms::messages))
         .fallback(not_found);
     Router::new()
-        .route("/", get(index))
+        .route("/", get(assets::index))
+        .route("/assets/{build}/{*path}", get(assets::get))
         .route("/healthz", get(healthz))
         .nest("/api", api)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -40,6 +43,7 @@ pub fn router(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -50,9 +54,4 @@ async fn healthz() -> impl IntoResponse {
 
 async fn not_found() -> Failure {
     Failure::new(Code::NotFound, "no such endpoint")
-}
-
-/// Placeholder page until the web client lands.
-async fn index() -> impl IntoResponse {
-    Html(include_str!("../../web/index.html"))
 }

@@ -80,7 +80,8 @@ impl Slot {
 pub fn open(socket: &SocketRef, conn: Connection) {
     let (tx, mut rx) = mpsc::channel(INBOX_CAPACITY);
     socket.extensions.insert(Inbox(tx));
-    tokio::spawn(async move {
+    let workers = conn.core.workers.clone();
+    workers.spawn(async move {
         while let Some(place) = rx.recv().await {
             // A handler that never ran (its extraction failed) leaves an
             // empty place; skip it.

@@ -25,7 +25,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::app::Core;
 use crate::auth::{AuthError, Identity, token_from_headers};
-use crate::error::{Code, Failure};
+use crate::error::{Code, Failure, error_chain};
 use crate::rooms::RoomName;
 
 pub use inbox::Slot;
@@ -60,17 +60,12 @@ async fn authenticate(
     let token = from_auth
         .or_else(|| token_from_headers(&s.req_parts().headers))
         .ok_or(AuthError::Unauthorized)?;
-    let identity = core
-        .auth
-        .authenticate(&token)
-        .await
-        .map_err(|err| match err {
-            AuthError::Unauthorized => err,
-            other => {
-                let _ = Failure::from(other);
-                AuthError::Unauthorized
-            }
-        })?;
+    let identity = core.auth.authenticate(&token).await.map_err(|err| {
+        if !matches!(err, AuthError::Unauthorized) {
+            tracing::error!(error = %error_chain(&err), "cannot check a socket's session");
+        }
+        AuthError::Unauthorized
+    })?;
     s.extensions.insert(identity);
     Ok(())
 }

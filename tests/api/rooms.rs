@@ -100,12 +100,3 @@ async fn unknown_api_paths_are_json_404s() {
     )
     .await;
 }
-
-#[tokio::test]
-async fn the_placeholder_page_is_served_at_the_root() {
-    let app = spawn_app().await;
-    let response = app.get_with_token("/", None).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
-    assert!(response.text().await.unwrap().contains("Banter"));
-}
