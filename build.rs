@@ -6,6 +6,8 @@
 //! gets new URLs, so browsers may cache assets forever and never run stale
 //! code. `index.html` gets `%ASSETS%` replaced by that prefix.
 
+#![allow(clippy::expect_used, clippy::panic)] // a build script fails loudly
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
