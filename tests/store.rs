@@ -13,6 +13,17 @@ async fn open(dir: &TempDir) -> SqliteStore {
     SqliteStore::connect(&url).await.unwrap()
 }
 
+/// A fresh store with one account, `alice`.
+async fn with_alice() -> (TempDir, SqliteStore, User) {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let alice = store
+        .create_account(&name("alice"), "hash", 0)
+        .await
+        .unwrap();
+    (dir, store, alice)
+}
+
 fn name(raw: &str) -> Username {
     Username::parse(raw, &Limits::default()).unwrap()
 }
@@ -48,12 +59,7 @@ fn id(inserted: &Inserted) -> i64 {
 
 #[tokio::test]
 async fn ids_increase_in_storage_order_across_rooms() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
-    let alice = store
-        .create_account(&name("alice"), "hash", 0)
-        .await
-        .unwrap();
+    let (_dir, store, alice) = with_alice().await;
     let (general, other) = (room("general"), room("other"));
     store.ensure_room(&other, 0).await.unwrap();
     let a = id(&say(&store, &alice, &general, "one", None).await);
@@ -64,12 +70,7 @@ async fn ids_increase_in_storage_order_across_rooms() {
 
 #[tokio::test]
 async fn a_resent_client_id_returns_the_stored_message() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
-    let alice = store
-        .create_account(&name("alice"), "hash", 0)
-        .await
-        .unwrap();
+    let (_dir, store, alice) = with_alice().await;
     let general = room("general");
     let first = say(&store, &alice, &general, "hello", Some("c-1")).await;
     let again = say(&store, &alice, &general, "hello again", Some("c-1")).await;
@@ -83,12 +84,7 @@ async fn a_resent_client_id_returns_the_stored_message() {
 
 #[tokio::test]
 async fn the_same_client_id_from_two_authors_is_two_messages() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
-    let alice = store
-        .create_account(&name("alice"), "hash", 0)
-        .await
-        .unwrap();
+    let (_dir, store, alice) = with_alice().await;
     let bob = store.create_guest(&name("bob"), 0).await.unwrap();
     let general = room("general");
     assert!(matches!(
@@ -103,12 +99,7 @@ async fn the_same_client_id_from_two_authors_is_two_messages() {
 
 #[tokio::test]
 async fn history_pages_backwards_and_forwards_oldest_first() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
-    let alice = store
-        .create_account(&name("alice"), "hash", 0)
-        .await
-        .unwrap();
+    let (_dir, store, alice) = with_alice().await;
     let general = room("general");
     let mut ids = Vec::new();
     for i in 0..10 {
@@ -151,12 +142,7 @@ async fn history_of_an_unknown_room_is_not_found() {
 
 #[tokio::test]
 async fn messages_and_rooms_survive_reopening_the_database() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
-    let alice = store
-        .create_account(&name("alice"), "hash", 0)
-        .await
-        .unwrap();
+    let (dir, store, alice) = with_alice().await;
     let lounge = store.ensure_room(&room("lounge"), 0).await.unwrap();
     let stored = say(&store, &alice, &room("lounge"), "still here?", None).await;
     store.close().await;
