@@ -12,12 +12,21 @@ use super::extract::{Authenticated, Body};
 use crate::app::AppState;
 use crate::auth::{Issued, SESSION_COOKIE, SESSION_TTL_MS};
 use crate::error::Failure;
+use crate::limits::Limits;
 use crate::users::{Password, Username};
 
 #[derive(Deserialize)]
 pub struct Credentials {
     username: String,
     password: String,
+}
+
+impl Credentials {
+    fn parse(&self, limits: &Limits) -> Result<(Username, Password), Failure> {
+        let name = Username::parse(&self.username, limits)?;
+        let password = Password::parse(&self.password, limits)?;
+        Ok((name, password))
+    }
 }
 
 #[derive(Deserialize)]
@@ -30,9 +39,7 @@ pub async fn register(
     State(state): State<AppState>,
     Body(body): Body<Credentials>,
 ) -> Result<Response, Failure> {
-    let limits = &state.core.limits;
-    let name = Username::parse(&body.username, limits)?;
-    let password = Password::parse(&body.password, limits)?;
+    let (name, password) = body.parse(&state.core.limits)?;
     let issued = state.core.auth.register(&name, &password).await?;
     Ok(signed_in(StatusCode::CREATED, issued))
 }
@@ -42,9 +49,7 @@ pub async fn login(
     State(state): State<AppState>,
     Body(body): Body<Credentials>,
 ) -> Result<Response, Failure> {
-    let limits = &state.core.limits;
-    let name = Username::parse(&body.username, limits)?;
-    let password = Password::parse(&body.password, limits)?;
+    let (name, password) = body.parse(&state.core.limits)?;
     let issued = state.core.auth.login(&name, &password).await?;
     Ok(signed_in(StatusCode::OK, issued))
 }
