@@ -129,7 +129,10 @@ pub async fn run(
         }
     };
     core.workers.close();
-    if tokio::time::timeout(grace, core.workers.wait()).await.is_err() {
+    if tokio::time::timeout(grace, core.workers.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("grace period over: some connection workers did not finish");
     }
     core.store.close().await;
