@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::limits::Limits;
+use crate::origin::OriginPolicy;
 use crate::presence::{LocalPresence, Presence};
 use crate::realtime::{self, RoomLocks};
 use crate::store::{SqliteStore, Store, StoreError};
@@ -45,6 +46,7 @@ pub struct Core {
     pub presence: Arc<dyn Presence>,
     pub limits: Arc<Limits>,
     pub locks: RoomLocks,
+    pub origins: Arc<OriginPolicy>,
     /// The connection workers, so shutdown can let them finish what they
     /// started before the store closes.
     pub workers: TaskTracker,
@@ -69,6 +71,7 @@ impl AppState {
             presence: Arc::new(LocalPresence::default()),
             limits: Arc::new(config.limits()),
             locks: RoomLocks::default(),
+            origins: Arc::new(OriginPolicy::new(config.allowed_origins.clone())),
             workers: TaskTracker::new(),
         };
         let (layer, io) = realtime::socket_io(core.clone());

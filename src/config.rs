@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long, env = "BANTER_MAX_PACKET_BYTES", default_value_t = 65536, value_parser = clap::value_parser!(u32).range(1024..=16_777_216))]
     pub max_packet_bytes: u32,
 
+    /// Other origins whose pages may open sockets (comma-separated, e.g.
+    /// `https://chat.example.com`); the server's own origin always may.
+    #[arg(long, env = "BANTER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
     /// Seconds to wait for connections to close on shutdown.
     #[arg(long, env = "BANTER_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
@@ -99,6 +104,7 @@ impl std::fmt::Debug for Config {
             )
             .field("guests", &self.guests)
             .field("limits", &self.limits())
+            .field("allowed_origins", &self.allowed_origins)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }

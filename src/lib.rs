@@ -4,7 +4,7 @@
 //!   raw input at the edge;
 //! - `auth`: accounts, guests and sessions;
 //! - `store`: storage behind a trait (SQLite built in);
-//! - `presence`: who is in which room now;
+//! - `presence`: who is in which room now; `origin`: the handshake Origin check;
 //! - `realtime`: the Socket.IO events; `http`: the JSON API and the page;
 //! - `error`: the one mapping from errors to codes and statuses;
 //! - `app`: wiring, `build_app` and `run`, shared by `main` and the tests.
@@ -17,6 +17,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod messages;
+pub mod origin;
 pub mod presence;
 pub mod realtime;
 pub mod rooms;

@@ -15,6 +15,8 @@ mod room_events;
 
 use std::sync::Arc;
 
+use axum::http::HeaderValue;
+use axum::http::header::{HOST, ORIGIN};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
@@ -48,12 +50,24 @@ pub fn socket_io(core: Core) -> (SocketIoLayer, SocketIo) {
     (layer, io)
 }
 
-/// Connect middleware: a live session, or `connect_error` "unauthorized".
+/// Connect middleware: a page from an allowed origin (or no page at all)
+/// and a live session; otherwise `connect_error` "origin not allowed" or
+/// "unauthorized".
 async fn authenticate(
     s: SocketRef,
     State(core): State<Core>,
     TryData(auth): TryData<Value>,
 ) -> Result<(), AuthError> {
+    let headers = &s.req_parts().headers;
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if !core.origins.allows(header(ORIGIN), header(HOST)) {
+        tracing::info!(origin = ?header(ORIGIN), "refused a socket from a foreign origin");
+        return Err(AuthError::ForbiddenOrigin);
+    }
     let from_auth = auth
         .ok()
         .and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned));
