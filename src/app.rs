@@ -10,6 +10,7 @@ use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use socketioxide::layer::SocketIoLayer;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
@@ -50,6 +51,9 @@ pub struct Core {
     /// The connection workers, so shutdown can let them finish what they
     /// started before the store closes.
     pub workers: TaskTracker,
+    /// Cancelled at shutdown: workers stop taking events (socketioxide does
+    /// not run disconnect handlers for sockets it closes at shutdown).
+    pub shutdown: CancellationToken,
 }
 
 /// What the HTTP handlers share: the core plus the Socket.IO handle (to
@@ -73,6 +77,7 @@ impl AppState {
             locks: RoomLocks::default(),
             origins: Arc::new(OriginPolicy::new(config.allowed_origins.clone())),
             workers: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
         };
         let (layer, io) = realtime::socket_io(core.clone());
         Ok(Self { core, io, layer })
@@ -131,6 +136,7 @@ pub async fn run(
             Ok(())
         }
     };
+    core.shutdown.cancel();
     core.workers.close();
     if tokio::time::timeout(grace, core.workers.wait())
         .await

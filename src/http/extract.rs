@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::app::AppState;
 use crate::auth::{AuthError, Identity, token_from_headers};
@@ -35,10 +36,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = Failure;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Failure> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Body(value)),
-            Err(rejection) => Err(json_failure(&rejection)),
+        let axum::Json(value) = axum::Json::<Value>::from_request(req, state)
+            .await
+            .map_err(|rejection| json_failure(&rejection))?;
+        // serde would read a struct from an array too; the API takes objects.
+        if !value.is_object() {
+            return Err(Failure::new(
+                Code::InvalidJson,
+                "the body must be a JSON object",
+            ));
         }
+        serde_json::from_value(value)
+            .map(Body)
+            .map_err(|err| Failure::new(Code::InvalidJson, format!("invalid body: {err}")))
     }
 }
 

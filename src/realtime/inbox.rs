@@ -15,6 +15,7 @@ use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::Connection;
 use crate::error::{Code, Failure};
@@ -81,8 +82,9 @@ pub fn open(socket: &SocketRef, conn: Connection) {
     let (tx, mut rx) = mpsc::channel(INBOX_CAPACITY);
     socket.extensions.insert(Inbox(tx));
     let workers = conn.core.workers.clone();
+    let stop = conn.core.shutdown.clone();
     workers.spawn(async move {
-        while let Some(place) = rx.recv().await {
+        while let Some(place) = next_place(&mut rx, &stop).await {
             // A handler that never ran (its extraction failed) leaves an
             // empty place; skip it.
             if let Ok(job) = place.await {
@@ -91,6 +93,22 @@ pub fn open(socket: &SocketRef, conn: Connection) {
         }
         conn.on_disconnect().await;
     });
+}
+
+/// The next place in the queue. Once the server is shutting down the queue
+/// takes no more, and what is already in it is still handled.
+async fn next_place(
+    rx: &mut mpsc::Receiver<oneshot::Receiver<Job>>,
+    stop: &CancellationToken,
+) -> Option<oneshot::Receiver<Job>> {
+    tokio::select! {
+        biased;
+        place = rx.recv() => place,
+        () = stop.cancelled() => {
+            rx.close();
+            rx.recv().await
+        }
+    }
 }
 
 /// On disconnect: close the inbox; the worker finishes what is queued, then

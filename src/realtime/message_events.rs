@@ -1,42 +1,22 @@
 //! Message events: `send` and `history`.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Connection, payload};
+use super::Connection;
 use crate::clock::now_ms;
 use crate::error::Failure;
 use crate::messages::{ClientId, MessageText, Page};
 use crate::rooms::RoomName;
 use crate::store::{Inserted, NewMessage};
 
-#[derive(Deserialize)]
-struct SendPayload {
-    room: String,
-    text: String,
-    client_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct HistoryPayload {
-    room: String,
-    before: Option<i64>,
-    after: Option<i64>,
-    limit: Option<i64>,
-}
-
 /// Stores a message, then broadcasts it to the room (sender included) and
 /// acknowledges it. A resend with a known `client_id` only acknowledges.
-pub async fn on_send(conn: &Connection, data: Value) -> Result<Value, Failure> {
-    let SendPayload {
-        room,
-        text,
-        client_id,
-    } = payload(data)?;
-    let limits = &conn.core.limits;
-    let room = RoomName::parse(&room, limits)?;
-    let text = MessageText::parse(&text, limits)?;
-    let client_id = client_id.as_deref().map(ClientId::parse).transpose()?;
+pub async fn on_send(
+    conn: &Connection,
+    room: RoomName,
+    text: MessageText,
+    client_id: Option<ClientId>,
+) -> Result<Value, Failure> {
     conn.require_member(&room).await?;
     let core = &conn.core;
     let _guard = core.locks.lock(&room).await;
@@ -65,15 +45,7 @@ async fn broadcast(conn: &Connection, room: &RoomName, message: &crate::messages
 }
 
 /// A page of a room's history, oldest first.
-pub async fn on_history(conn: &Connection, data: Value) -> Result<Value, Failure> {
-    let HistoryPayload {
-        room,
-        before,
-        after,
-        limit,
-    } = payload(data)?;
-    let room = RoomName::parse(&room, &conn.core.limits)?;
-    let page = Page::parse(before, after, limit)?;
+pub async fn on_history(conn: &Connection, room: RoomName, page: Page) -> Result<Value, Failure> {
     let messages = conn.core.store.messages(&room, page).await?;
     Ok(json!({ "ok": true, "messages": messages }))
 }

@@ -9,6 +9,7 @@
 //! Event handlers live in `room_events` (join, leave, typing) and
 //! `message_events` (send, history).
 
+mod command;
 mod inbox;
 mod message_events;
 mod room_events;
@@ -17,7 +18,6 @@ use std::sync::Arc;
 
 use axum::http::HeaderValue;
 use axum::http::header::{HOST, ORIGIN};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
@@ -27,13 +27,15 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::app::Core;
 use crate::auth::{AuthError, Identity, token_from_headers};
-use crate::error::{Code, Failure, error_chain};
+use crate::error::error_chain;
+use crate::limits::INBOX_CAPACITY;
 use crate::rooms::RoomName;
 
+pub use command::{Command, EVENTS};
 pub use inbox::Slot;
 
-/// The events a client may send; anything else is answered `unknown_event`.
-const EVENTS: [&str; 5] = ["join", "leave", "send", "typing", "history"];
+/// Packets a client may have waiting to be written before emits to it fail.
+const SOCKET_BUFFER: usize = 4 * INBOX_CAPACITY;
 
 /// Builds the Socket.IO layer and handle, with Banter's namespace on it.
 pub fn socket_io(core: Core) -> (SocketIoLayer, SocketIo) {
@@ -44,9 +46,14 @@ pub fn socket_io(core: Core) -> (SocketIoLayer, SocketIo) {
         .max_payload(max as u64)
         .ws_max_message_size(max)
         .ws_max_frame_size(max)
+        // Packets waiting to be written to one client. The default (128) is
+        // less than what a single client's own burst of queued events can
+        // produce (an ack and an echo per send), and a full buffer drops.
+        .max_buffer_size(SOCKET_BUFFER)
         .with_state(core)
         .build_layer();
-    io.ns("/", on_connect.with(authenticate));
+    // The last middleware added runs first: authenticate, then open.
+    io.ns("/", on_connect.with(open_connection).with(authenticate));
     (layer, io)
 }
 
@@ -84,12 +91,20 @@ async fn authenticate(
     Ok(())
 }
 
-async fn on_connect(s: SocketRef, State(core): State<Core>, io: SocketIo) {
-    let Some(identity) = s.extensions.get::<Identity>() else {
-        return;
-    };
+/// Connect middleware, after `authenticate`: sets the connection up before
+/// the client is told it is connected. socketioxide spawns the connect
+/// handler only after sending CONNECT, so handlers registered there could
+/// miss an event the client emits at once.
+async fn open_connection(
+    s: SocketRef,
+    State(core): State<Core>,
+    io: SocketIo,
+) -> Result<(), AuthError> {
+    let identity = s
+        .extensions
+        .get::<Identity>()
+        .ok_or(AuthError::Unauthorized)?;
     s.join([identity.session_channel(), identity.user_channel()]);
-    tracing::debug!(sid = %s.id, user = identity.user.id, "connected");
     let conn = Connection {
         core,
         io,
@@ -102,6 +117,11 @@ async fn on_connect(s: SocketRef, State(core): State<Core>, io: SocketIo) {
     }
     s.on_fallback(on_event);
     s.on_disconnect(inbox::close);
+    Ok(())
+}
+
+async fn on_connect(s: SocketRef) {
+    tracing::debug!(sid = %s.id, "connected");
 }
 
 /// Every event goes through here: it only takes a place in the inbox, in
@@ -140,21 +160,28 @@ impl Connection {
         } = job;
         let data = data.unwrap_or(Value::Null);
         let mut ack = Some(ack);
-        let result = match event.as_str() {
-            "join" => room_events::on_join(self, &socket, data, &mut ack).await,
-            "leave" => room_events::on_leave(self, &socket, data).await,
-            "typing" => room_events::on_typing(self, data).await,
-            "send" => message_events::on_send(self, data).await,
-            "history" => message_events::on_history(self, data).await,
-            _ => Err(Failure::new(
-                Code::UnknownEvent,
-                format!("unknown event {event:?}"),
-            )),
+        let result = match Command::parse(&event, data, &self.core.limits) {
+            Ok(Command::Join { room }) => room_events::on_join(self, &socket, room, &mut ack).await,
+            Ok(Command::Leave { room }) => room_events::on_leave(self, &socket, room).await,
+            Ok(Command::Typing { room, active }) => {
+                room_events::on_typing(self, room, active).await
+            }
+            Ok(Command::Send {
+                room,
+                text,
+                client_id,
+            }) => message_events::on_send(self, room, text, client_id).await,
+            Ok(Command::History { room, page }) => {
+                message_events::on_history(self, room, page).await
+            }
+            Err(failure) => Err(failure),
         };
         let reply = result.unwrap_or_else(|failure| failure.to_ack());
         // A handler that acknowledged by itself (inside a lock) took the sender.
-        if let Some(ack) = ack {
-            let _ = ack.send(&reply);
+        if let Some(ack) = ack
+            && let Err(err) = ack.send(&reply)
+        {
+            tracing::warn!(sid = %self.sid, %err, "cannot acknowledge an event");
         }
     }
 
@@ -175,19 +202,6 @@ impl Connection {
             tracing::warn!(%err, room = %room, "cannot broadcast left");
         }
     }
-}
-
-/// Reads an event payload into its typed form; anything that does not fit
-/// (not an object, a missing field, a wrong type) is `invalid_payload`.
-fn payload<T: DeserializeOwned>(data: Value) -> Result<T, Failure> {
-    if !data.is_object() {
-        return Err(Failure::new(
-            Code::InvalidPayload,
-            "the payload must be an object",
-        ));
-    }
-    serde_json::from_value(data)
-        .map_err(|err| Failure::new(Code::InvalidPayload, format!("invalid payload: {err}")))
 }
 
 /// One lock per stripe of rooms. Storing and broadcasting a message happen

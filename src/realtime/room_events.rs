@@ -1,10 +1,9 @@
 //! Room events: `join`, `leave` and `typing`.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 use socketioxide::extract::{AckSender, SocketRef};
 
-use super::{Connection, payload};
+use super::Connection;
 use crate::clock::now_ms;
 use crate::error::{Code, Failure};
 use crate::limits::HISTORY_DEFAULT;
@@ -12,34 +11,15 @@ use crate::messages::Page;
 use crate::presence::Change;
 use crate::rooms::RoomName;
 
-#[derive(Deserialize)]
-struct RoomPayload {
-    room: String,
-}
-
-#[derive(Deserialize)]
-struct TypingPayload {
-    room: String,
-    active: bool,
-}
-
-impl Connection {
-    fn room(&self, raw: &str) -> Result<RoomName, Failure> {
-        Ok(RoomName::parse(raw, &self.core.limits)?)
-    }
-}
-
 /// Joins a room (creating it on first use) and answers with its members and
 /// latest messages. The ack is sent under the room lock: every message stored
 /// before is in it, every message stored after arrives as an event after it.
 pub async fn on_join(
     conn: &Connection,
     socket: &SocketRef,
-    data: Value,
+    name: RoomName,
     ack: &mut Option<AckSender>,
 ) -> Result<Value, Failure> {
-    let RoomPayload { room } = payload(data)?;
-    let name = conn.room(&room)?;
     let core = &conn.core;
     let room = core.store.ensure_room(&name, now_ms()).await?;
     let _guard = core.locks.lock(&name).await;
@@ -70,10 +50,8 @@ pub async fn on_join(
 pub async fn on_leave(
     conn: &Connection,
     socket: &SocketRef,
-    data: Value,
+    name: RoomName,
 ) -> Result<Value, Failure> {
-    let RoomPayload { room } = payload(data)?;
-    let name = conn.room(&room)?;
     let core = &conn.core;
     let _guard = core.locks.lock(&name).await;
     let change = core
@@ -90,9 +68,7 @@ pub async fn on_leave(
 
 /// Tells the room's other members that this user started or stopped typing.
 /// Not sent back to any of the typist's own connections.
-pub async fn on_typing(conn: &Connection, data: Value) -> Result<Value, Failure> {
-    let TypingPayload { room, active } = payload(data)?;
-    let name = conn.room(&room)?;
+pub async fn on_typing(conn: &Connection, name: RoomName, active: bool) -> Result<Value, Failure> {
     conn.require_member(&name).await?;
     let event = json!({ "room": name.as_str(), "user": conn.identity.user, "active": active });
     let to_others = conn

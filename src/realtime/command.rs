@@ -1,0 +1,233 @@
+//! Client events parsed into typed commands. This is the edge of the
+//! Socket.IO side: after `Command::parse`, handlers only see valid names,
+//! texts and cursors.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{Code, Failure};
+use crate::limits::Limits;
+use crate::messages::{ClientId, MessageText, Page, PageError};
+use crate::rooms::RoomName;
+
+/// The events a client may send; anything else is answered `unknown_event`.
+pub const EVENTS: [&str; 5] = ["join", "leave", "send", "typing", "history"];
+
+/// One client request, valid by construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Join {
+        room: RoomName,
+    },
+    Leave {
+        room: RoomName,
+    },
+    Send {
+        room: RoomName,
+        text: MessageText,
+        client_id: Option<ClientId>,
+    },
+    Typing {
+        room: RoomName,
+        active: bool,
+    },
+    History {
+        room: RoomName,
+        page: Page,
+    },
+}
+
+#[derive(Deserialize)]
+struct RoomPayload {
+    room: String,
+}
+
+#[derive(Deserialize)]
+struct SendPayload {
+    room: String,
+    text: String,
+    client_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TypingPayload {
+    room: String,
+    active: bool,
+}
+
+#[derive(Deserialize)]
+struct HistoryPayload {
+    room: String,
+    // Read loosely so a non-integer gets the field's own code, as over HTTP.
+    before: Option<Value>,
+    after: Option<Value>,
+    limit: Option<Value>,
+}
+
+impl Command {
+    /// Parses an event and its payload (`Null` when there was none).
+    pub fn parse(event: &str, data: Value, limits: &Limits) -> Result<Self, Failure> {
+        let room = |raw: &str| RoomName::parse(raw, limits).map_err(Failure::from);
+        match event {
+            "join" => Ok(Self::Join {
+                room: room(&payload::<RoomPayload>(data)?.room)?,
+            }),
+            "leave" => Ok(Self::Leave {
+                room: room(&payload::<RoomPayload>(data)?.room)?,
+            }),
+            "send" => {
+                let p: SendPayload = payload(data)?;
+                Ok(Self::Send {
+                    room: room(&p.room)?,
+                    text: MessageText::parse(&p.text, limits)?,
+                    client_id: p.client_id.as_deref().map(ClientId::parse).transpose()?,
+                })
+            }
+            "typing" => {
+                let p: TypingPayload = payload(data)?;
+                Ok(Self::Typing {
+                    room: room(&p.room)?,
+                    active: p.active,
+                })
+            }
+            "history" => {
+                let p: HistoryPayload = payload(data)?;
+                Ok(Self::History {
+                    room: room(&p.room)?,
+                    page: Page::parse(
+                        integer(p.before, PageError::Cursor)?,
+                        integer(p.after, PageError::Cursor)?,
+                        integer(p.limit, PageError::Limit)?,
+                    )?,
+                })
+            }
+            _ => Err(Failure::new(
+                Code::UnknownEvent,
+                format!("unknown event {event:?}"),
+            )),
+        }
+    }
+}
+
+/// An optional integer field; `null` counts as absent.
+fn integer(value: Option<Value>, err: PageError) -> Result<Option<i64>, Failure> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_i64().map(Some).ok_or_else(|| err.into()),
+    }
+}
+
+/// Reads a payload into its typed form; anything that does not fit (not an
+/// object, a missing field, a wrong type) is `invalid_payload`.
+fn payload<T: DeserializeOwned>(data: Value) -> Result<T, Failure> {
+    if !data.is_object() {
+        return Err(Failure::new(
+            Code::InvalidPayload,
+            "the payload must be an object",
+        ));
+    }
+    serde_json::from_value(data)
+        .map_err(|err| Failure::new(Code::InvalidPayload, format!("invalid payload: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(event: &str, data: Value) -> Result<Command, Code> {
+        Command::parse(event, data, &Limits::default()).map_err(|f| f.code)
+    }
+
+    #[test]
+    fn a_valid_send_parses_into_typed_fields() {
+        let cmd = parse(
+            "send",
+            json!({ "room": "general", "text": " hi ", "client_id": "c1" }),
+        );
+        let Ok(Command::Send {
+            room,
+            text,
+            client_id,
+        }) = cmd
+        else {
+            panic!("{cmd:?}");
+        };
+        assert_eq!((room.as_str(), text.as_str()), ("general", "hi"));
+        assert_eq!(
+            client_id.map(|c| c.as_str().to_owned()),
+            Some("c1".to_owned())
+        );
+    }
+
+    #[test]
+    fn payloads_that_are_not_objects_are_invalid() {
+        for data in [json!("general"), json!(5), json!([1]), Value::Null] {
+            assert_eq!(parse("join", data), Err(Code::InvalidPayload));
+        }
+    }
+
+    #[test]
+    fn wrong_field_types_are_invalid_payloads() {
+        assert_eq!(
+            parse("join", json!({ "room": 5 })),
+            Err(Code::InvalidPayload)
+        );
+        assert_eq!(
+            parse("send", json!({ "room": "a", "text": {} })),
+            Err(Code::InvalidPayload)
+        );
+        assert_eq!(
+            parse("typing", json!({ "room": "a", "active": "yes" })),
+            Err(Code::InvalidPayload)
+        );
+        assert_eq!(
+            parse("history", json!({ "room": 7, "limit": 5 })),
+            Err(Code::InvalidPayload)
+        );
+    }
+
+    #[test]
+    fn field_rules_give_their_own_codes() {
+        assert_eq!(
+            parse("join", json!({ "room": "Bad Room" })),
+            Err(Code::InvalidRoom)
+        );
+        assert_eq!(
+            parse("send", json!({ "room": "a", "text": " " })),
+            Err(Code::InvalidText)
+        );
+        assert_eq!(
+            parse("send", json!({ "room": "a", "text": "x", "client_id": "" })),
+            Err(Code::InvalidClientId)
+        );
+        assert_eq!(
+            parse("history", json!({ "room": "a", "limit": 0 })),
+            Err(Code::InvalidLimit)
+        );
+        assert_eq!(
+            parse("history", json!({ "room": "a", "before": 1, "after": 2 })),
+            Err(Code::InvalidCursor)
+        );
+    }
+
+    #[test]
+    fn history_numbers_that_are_not_integers_get_their_field_codes() {
+        assert_eq!(
+            parse("history", json!({ "room": "a", "limit": "x" })),
+            Err(Code::InvalidLimit)
+        );
+        assert_eq!(
+            parse("history", json!({ "room": "a", "before": 1.5 })),
+            Err(Code::InvalidCursor)
+        );
+        let nulls = json!({ "room": "a", "before": null, "after": null, "limit": null });
+        assert!(parse("history", nulls).is_ok());
+    }
+
+    #[test]
+    fn unknown_events_are_named_as_such() {
+        assert_eq!(parse("shout", json!({})), Err(Code::UnknownEvent));
+    }
+}
