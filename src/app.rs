@@ -2,6 +2,7 @@
 //! used by `main` and by the tests alike.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,11 +15,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
+use crate::client_ip::TrustedProxies;
 use crate::config::Config;
 use crate::limits::Limits;
 use crate::origin::OriginPolicy;
 use crate::presence::{LocalPresence, Presence};
-use crate::realtime::{self, RoomLocks};
+use crate::ratelimit::{Limiter, LocalLimiter};
+use crate::realtime::{self, ConnectionCounts, RoomLocks};
 use crate::store::{SqliteStore, Store, StoreError};
 
 /// Why the server could not start.
@@ -48,6 +51,9 @@ pub struct Core {
     pub limits: Arc<Limits>,
     pub locks: RoomLocks,
     pub origins: Arc<OriginPolicy>,
+    pub proxies: Arc<TrustedProxies>,
+    pub limiter: Arc<dyn Limiter>,
+    pub connections: ConnectionCounts,
     /// The connection workers, so shutdown can let them finish what they
     /// started before the store closes.
     pub workers: TaskTracker,
@@ -76,12 +82,30 @@ impl AppState {
             limits: Arc::new(config.limits()),
             locks: RoomLocks::default(),
             origins: Arc::new(OriginPolicy::new(config.allowed_origins.clone())),
+            proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
+            limiter: local_limiter(config),
+            connections: ConnectionCounts::new(config.max_connections_per_ip),
             workers: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         };
         let (layer, io) = realtime::socket_io(core.clone());
         Ok(Self { core, io, layer })
     }
+}
+
+/// The in-memory limiter, with a task that forgets idle keys every minute.
+fn local_limiter(config: &Config) -> Arc<dyn Limiter> {
+    let limiter = Arc::new(LocalLimiter::new(config.rates()));
+    let weak = Arc::downgrade(&limiter);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            let Some(limiter) = weak.upgrade() else { break };
+            limiter.prune();
+        }
+    });
+    limiter
 }
 
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
@@ -128,6 +152,7 @@ pub async fn run(
         let _ = stopping_tx.send(());
         io.close().await;
     };
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(signal);
     let served = tokio::select! {
         served = server.into_future() => served,

@@ -30,9 +30,6 @@ pub enum AuthError {
     /// No token, or one that matches no live session.
     #[error("unauthorized")]
     Unauthorized,
-    /// A browser page from a foreign origin tried to open a socket.
-    #[error("origin not allowed")]
-    ForbiddenOrigin,
     /// Unknown name or wrong password (deliberately not told apart).
     #[error("wrong name or password")]
     InvalidCredentials,

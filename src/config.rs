@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 
+use ipnet::IpNet;
+
 use crate::limits::Limits;
+use crate::ratelimit::{Rate, Rates};
 
 /// Banter: real-time chat rooms over Socket.IO.
 #[derive(Parser, Clone)]
@@ -54,6 +57,39 @@ pub struct Config {
     #[arg(long, env = "BANTER_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
+    /// Reverse proxies whose `X-Forwarded-For` names the client (IPs or
+    /// CIDR ranges, comma-separated); from anyone else the header is ignored.
+    #[arg(long, env = "BANTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Messages one user may send: BURST:PER_MINUTE.
+    #[arg(long, env = "BANTER_SEND_RATE", default_value = "10:60")]
+    pub send_rate: Rate,
+
+    /// Rooms one user may join: BURST:PER_MINUTE.
+    #[arg(long, env = "BANTER_JOIN_RATE", default_value = "20:30")]
+    pub join_rate: Rate,
+
+    /// Typing notices one user may send in one room: BURST:PER_MINUTE.
+    #[arg(long, env = "BANTER_TYPING_RATE", default_value = "5:60")]
+    pub typing_rate: Rate,
+
+    /// Register, login and guest requests from one address: BURST:PER_MINUTE.
+    #[arg(long, env = "BANTER_AUTH_RATE", default_value = "20:30")]
+    pub auth_rate: Rate,
+
+    /// Login attempts on one account from one address: BURST:PER_MINUTE.
+    #[arg(long, env = "BANTER_LOGIN_RATE", default_value = "5:5")]
+    pub login_rate: Rate,
+
+    /// Socket.IO connections opened from one address: BURST:PER_MINUTE.
+    #[arg(long, env = "BANTER_HANDSHAKE_RATE", default_value = "30:120")]
+    pub handshake_rate: Rate,
+
+    /// Socket.IO connections open at once from one address.
+    #[arg(long, env = "BANTER_MAX_CONNECTIONS_PER_IP", default_value_t = 100)]
+    pub max_connections_per_ip: usize,
+
     /// Seconds to wait for connections to close on shutdown.
     #[arg(long, env = "BANTER_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
@@ -74,6 +110,17 @@ impl Config {
             max_room_chars: self.max_room_chars as usize,
             min_password_chars: self.min_password_chars as usize,
             max_packet_bytes: self.max_packet_bytes as usize,
+        }
+    }
+
+    pub fn rates(&self) -> Rates {
+        Rates {
+            send: self.send_rate,
+            join: self.join_rate,
+            typing: self.typing_rate,
+            auth: self.auth_rate,
+            login: self.login_rate,
+            handshake: self.handshake_rate,
         }
     }
 
@@ -105,6 +152,9 @@ impl std::fmt::Debug for Config {
             .field("guests", &self.guests)
             .field("limits", &self.limits())
             .field("allowed_origins", &self.allowed_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("rates", &self.rates())
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }

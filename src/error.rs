@@ -3,10 +3,11 @@
 //! Internal failures are logged here with their whole chain and reach the
 //! client only as `internal`.
 
-use std::fmt::Write as _;
-
 use axum::Json;
-use axum::http::StatusCode;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -34,8 +35,9 @@ pub enum Code {
     InvalidCursor,
     Unauthorized,
     InvalidCredentials,
+    RateLimited,
+    TooManyConnections,
     GuestsDisabled,
-    ForbiddenOrigin,
     NameTaken,
     RoomNotFound,
     NotInRoom,
@@ -57,10 +59,11 @@ impl Code {
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
-            GuestsDisabled | ForbiddenOrigin | NotInRoom => StatusCode::FORBIDDEN,
+            GuestsDisabled | NotInRoom => StatusCode::FORBIDDEN,
             NameTaken => StatusCode::CONFLICT,
             RoomNotFound | NotFound => StatusCode::NOT_FOUND,
             Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            RateLimited | TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,6 +74,9 @@ impl Code {
 pub struct Failure {
     pub code: Code,
     pub message: String,
+    /// For `rate_limited`: how long to wait before trying again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Failure {
@@ -78,6 +84,20 @@ impl Failure {
         Self {
             code,
             message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    /// A refusal by a rate limit, saying when to try again.
+    pub fn rate_limited(wait: Duration) -> Self {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        Self {
+            code: Code::RateLimited,
+            message: format!(
+                "too many requests; try again in {:.1} s",
+                wait.as_secs_f64()
+            ),
+            retry_after_ms: Some(ms),
         }
     }
 
@@ -96,7 +116,15 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (self.code.status(), Json(json!({ "error": self }))).into_response()
+        let mut response = (self.code.status(), Json(json!({ "error": self }))).into_response();
+        if let Some(ms) = self.retry_after_ms {
+            // Whole seconds, rounded up: HTTP has no finer unit.
+            let secs = ms.div_ceil(1000).to_string();
+            if let Ok(value) = HeaderValue::from_str(&secs) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
     }
 }
 
@@ -155,7 +183,6 @@ impl From<AuthError> for Failure {
             AuthError::Unauthorized => Code::Unauthorized,
             AuthError::InvalidCredentials => Code::InvalidCredentials,
             AuthError::GuestsDisabled => Code::GuestsDisabled,
-            AuthError::ForbiddenOrigin => Code::ForbiddenOrigin,
             AuthError::NameTaken => Code::NameTaken,
             AuthError::Store(store) => return store.into(),
             AuthError::Hashing(_) => return Failure::internal(&err),

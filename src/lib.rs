@@ -4,13 +4,15 @@
 //!   raw input at the edge;
 //! - `auth`: accounts, guests and sessions;
 //! - `store`: storage behind a trait (SQLite built in);
-//! - `presence`: who is in which room now; `origin`: the handshake Origin check;
+//! - `presence`: who is in which room now; `origin`: the handshake Origin
+//!   check; `ratelimit` and `client_ip`: per-user and per-address limits;
 //! - `realtime`: the Socket.IO events; `http`: the JSON API and the page;
 //! - `error`: the one mapping from errors to codes and statuses;
 //! - `app`: wiring, `build_app` and `run`, shared by `main` and the tests.
 
 pub mod app;
 pub mod auth;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -19,6 +21,7 @@ pub mod limits;
 pub mod messages;
 pub mod origin;
 pub mod presence;
+pub mod ratelimit;
 pub mod realtime;
 pub mod rooms;
 pub mod store;

@@ -8,11 +8,12 @@ use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::extract::{Authenticated, Body};
+use super::extract::{Authenticated, Body, ClientIp};
 use crate::app::AppState;
 use crate::auth::{Issued, SESSION_COOKIE, SESSION_TTL_MS};
 use crate::error::Failure;
 use crate::limits::Limits;
+use crate::ratelimit::Key;
 use crate::users::{Password, Username};
 
 #[derive(Deserialize)]
@@ -37,19 +38,27 @@ pub struct GuestName {
 /// `POST /api/auth/register`: a new account, signed in.
 pub async fn register(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Body(body): Body<Credentials>,
 ) -> Result<Response, Failure> {
+    within_rate(&state, Key::Auth(ip)).await?;
     let (name, password) = body.parse(&state.core.limits)?;
     let issued = state.core.auth.register(&name, &password).await?;
     Ok(signed_in(StatusCode::CREATED, issued))
 }
 
 /// `POST /api/auth/login`.
+/// Limited per address, and per account and address: guessing one
+/// account's password is slowed down, while its owner elsewhere can still
+/// sign in.
 pub async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Body(body): Body<Credentials>,
 ) -> Result<Response, Failure> {
+    within_rate(&state, Key::Auth(ip)).await?;
     let (name, password) = body.parse(&state.core.limits)?;
+    within_rate(&state, Key::Login(ip, name.key())).await?;
     let issued = state.core.auth.login(&name, &password).await?;
     Ok(signed_in(StatusCode::OK, issued))
 }
@@ -57,8 +66,10 @@ pub async fn login(
 /// `POST /api/auth/guest`: a guest session with a display name only.
 pub async fn guest(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Body(body): Body<GuestName>,
 ) -> Result<Response, Failure> {
+    within_rate(&state, Key::Auth(ip)).await?;
     let name = Username::parse(&body.name, &state.core.limits)?;
     let issued = state.core.auth.guest(&name).await?;
     Ok(signed_in(StatusCode::CREATED, issued))
@@ -70,7 +81,9 @@ pub async fn logout(
     auth: Authenticated,
 ) -> Result<Response, Failure> {
     let identity = state.core.auth.logout(&auth.token).await?;
-    if let Err(err) = state.io.to(identity.session_channel()).disconnect().await {
+    if let Some(ns) = state.io.of("/")
+        && let Err(err) = ns.to(identity.session_channel()).disconnect().await
+    {
         tracing::warn!(%err, "cannot disconnect the sockets of a closed session");
     }
     let clear = session_cookie(String::new(), 0);
@@ -80,6 +93,15 @@ pub async fn logout(
 /// `GET /api/me`: who the session belongs to.
 pub async fn me(auth: Authenticated) -> impl IntoResponse {
     Json(json!({ "user": auth.identity.user }))
+}
+
+async fn within_rate(state: &AppState, key: Key) -> Result<(), Failure> {
+    state
+        .core
+        .limiter
+        .check(key)
+        .await
+        .map_err(Failure::rate_limited)
 }
 
 fn signed_in(status: StatusCode, issued: Issued) -> Response {

@@ -1,6 +1,8 @@
 //! Extractors that turn raw requests into typed input, with the protocol's
 //! error codes for whatever does not fit.
 
+use std::net::IpAddr;
+
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -26,6 +28,17 @@ impl FromRequestParts<AppState> for Authenticated {
         let token = token_from_headers(&parts.headers).ok_or(AuthError::Unauthorized)?;
         let identity = state.core.auth.authenticate(&token).await?;
         Ok(Self { identity, token })
+    }
+}
+
+/// The client's address (see `client_ip`).
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        Ok(Self(state.core.proxies.of_request(parts)))
     }
 }
 

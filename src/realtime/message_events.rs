@@ -6,6 +6,7 @@ use super::Connection;
 use crate::clock::now_ms;
 use crate::error::Failure;
 use crate::messages::{ClientId, MessageText, Page};
+use crate::ratelimit::Key;
 use crate::rooms::RoomName;
 use crate::store::{Inserted, NewMessage};
 
@@ -18,6 +19,7 @@ pub async fn on_send(
     client_id: Option<ClientId>,
 ) -> Result<Value, Failure> {
     conn.require_member(&room).await?;
+    conn.within_rate(Key::Send(conn.identity.user.id)).await?;
     let core = &conn.core;
     let _guard = core.locks.lock(&room).await;
     let new = NewMessage {
@@ -29,18 +31,12 @@ pub async fn on_send(
     };
     match core.store.insert_message(new).await? {
         Inserted::New(message) => {
-            broadcast(conn, &room, &message).await;
+            conn.broadcast(&room, None, "message", &message).await;
             Ok(json!({ "ok": true, "message": message, "duplicate": false }))
         }
         Inserted::Duplicate(message) => {
             Ok(json!({ "ok": true, "message": message, "duplicate": true }))
         }
-    }
-}
-
-async fn broadcast(conn: &Connection, room: &RoomName, message: &crate::messages::Message) {
-    if let Err(err) = conn.io.to(room.channel()).emit("message", message).await {
-        tracing::warn!(%err, room = %room, id = message.id, "cannot deliver message to every member");
     }
 }
 

@@ -10,6 +10,7 @@
 //! `message_events` (send, history).
 
 mod command;
+mod connections;
 mod inbox;
 mod message_events;
 mod room_events;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderValue;
 use axum::http::header::{HOST, ORIGIN};
+use serde::Serialize;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
@@ -29,10 +31,30 @@ use crate::app::Core;
 use crate::auth::{AuthError, Identity, token_from_headers};
 use crate::error::error_chain;
 use crate::limits::INBOX_CAPACITY;
+use crate::ratelimit::Key;
 use crate::rooms::RoomName;
 
 pub use command::{Command, EVENTS};
+pub use connections::{ConnectionCounts, Place};
 pub use inbox::Slot;
+
+/// Why a socket was not let in; the message is what the client's
+/// `connect_error` says.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// A browser page from a foreign origin.
+    #[error("origin not allowed")]
+    ForbiddenOrigin,
+    /// Too many handshakes from this address lately.
+    #[error("rate limited")]
+    RateLimited,
+    /// This address has too many sockets open.
+    #[error("too many connections")]
+    TooManyConnections,
+    /// No live session.
+    #[error("unauthorized")]
+    Unauthorized,
+}
 
 /// Packets a client may have waiting to be written before emits to it fail.
 const SOCKET_BUFFER: usize = 4 * INBOX_CAPACITY;
@@ -57,37 +79,46 @@ pub fn socket_io(core: Core) -> (SocketIoLayer, SocketIo) {
     (layer, io)
 }
 
-/// Connect middleware: a page from an allowed origin (or no page at all)
-/// and a live session; otherwise `connect_error` "origin not allowed" or
-/// "unauthorized".
+/// Connect middleware: a page from an allowed origin (or no page at all),
+/// an address within its limits, and a live session.
 async fn authenticate(
     s: SocketRef,
     State(core): State<Core>,
     TryData(auth): TryData<Value>,
-) -> Result<(), AuthError> {
-    let headers = &s.req_parts().headers;
+) -> Result<(), ConnectError> {
+    let parts = s.req_parts();
     let header = |name| {
-        headers
+        parts
+            .headers
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
     if !core.origins.allows(header(ORIGIN), header(HOST)) {
         tracing::info!(origin = ?header(ORIGIN), "refused a socket from a foreign origin");
-        return Err(AuthError::ForbiddenOrigin);
+        return Err(ConnectError::ForbiddenOrigin);
     }
+    let ip = core.proxies.of_request(parts);
+    if core.limiter.check(Key::Handshake(ip)).await.is_err() {
+        return Err(ConnectError::RateLimited);
+    }
+    let place = core
+        .connections
+        .acquire(ip)
+        .ok_or(ConnectError::TooManyConnections)?;
     let from_auth = auth
         .ok()
         .and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned));
     let token = from_auth
-        .or_else(|| token_from_headers(&s.req_parts().headers))
-        .ok_or(AuthError::Unauthorized)?;
+        .or_else(|| token_from_headers(&parts.headers))
+        .ok_or(ConnectError::Unauthorized)?;
     let identity = core.auth.authenticate(&token).await.map_err(|err| {
         if !matches!(err, AuthError::Unauthorized) {
             tracing::error!(error = %error_chain(&err), "cannot check a socket's session");
         }
-        AuthError::Unauthorized
+        ConnectError::Unauthorized
     })?;
     s.extensions.insert(identity);
+    s.extensions.insert(Arc::new(place));
     Ok(())
 }
 
@@ -99,17 +130,23 @@ async fn open_connection(
     s: SocketRef,
     State(core): State<Core>,
     io: SocketIo,
-) -> Result<(), AuthError> {
+) -> Result<(), ConnectError> {
     let identity = s
         .extensions
         .get::<Identity>()
-        .ok_or(AuthError::Unauthorized)?;
+        .ok_or(ConnectError::Unauthorized)?;
+    // Held by the worker, so the place is given back when the connection ends.
+    let place = s
+        .extensions
+        .remove::<Arc<Place>>()
+        .ok_or(ConnectError::Unauthorized)?;
     s.join([identity.session_channel(), identity.user_channel()]);
     let conn = Connection {
         core,
         io,
         identity,
         sid: s.id.to_string(),
+        _place: place,
     };
     inbox::open(&s, conn);
     for event in EVENTS {
@@ -147,6 +184,7 @@ pub struct Connection {
     pub io: SocketIo,
     pub identity: Identity,
     pub sid: String,
+    _place: Arc<Place>,
 }
 
 impl Connection {
@@ -198,8 +236,28 @@ impl Connection {
 
     async fn emit_left(&self, room: &RoomName) {
         let payload = json!({ "room": room.as_str(), "user": self.identity.user });
-        if let Err(err) = self.io.to(room.channel()).emit("left", &payload).await {
-            tracing::warn!(%err, room = %room, "cannot broadcast left");
+        self.broadcast(room, None, "left", &payload).await;
+    }
+
+    /// Emits an event to a room's connections, less those in `except`.
+    /// Once the server is closing, socketioxide's namespace is gone (and
+    /// `io.to` would panic); there is nobody left to tell then.
+    pub(super) async fn broadcast<T: Serialize + ?Sized>(
+        &self,
+        room: &RoomName,
+        except: Option<String>,
+        event: &str,
+        data: &T,
+    ) {
+        let Some(ns) = self.io.of("/") else {
+            return;
+        };
+        let mut to = ns.to(room.channel());
+        if let Some(except) = except {
+            to = to.except(except);
+        }
+        if let Err(err) = to.emit(event, data).await {
+            tracing::warn!(%err, room = %room, event, "cannot deliver an event to every member");
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::error::{Code, Failure};
 use crate::limits::HISTORY_DEFAULT;
 use crate::messages::Page;
 use crate::presence::Change;
+use crate::ratelimit::Key;
 use crate::rooms::RoomName;
 
 /// Joins a room (creating it on first use) and answers with its members and
@@ -21,6 +22,9 @@ pub async fn on_join(
     ack: &mut Option<AckSender>,
 ) -> Result<Value, Failure> {
     let core = &conn.core;
+    if !core.presence.is_member(&name, &conn.sid).await {
+        conn.within_rate(Key::Join(conn.identity.user.id)).await?;
+    }
     let room = core.store.ensure_room(&name, now_ms()).await?;
     let _guard = core.locks.lock(&name).await;
     socket.join(name.channel());
@@ -39,9 +43,8 @@ pub async fn on_join(
     }
     if change == Change::Arrived {
         let event = json!({ "room": name.as_str(), "user": conn.identity.user });
-        if let Err(err) = socket.to(name.channel()).emit("joined", &event).await {
-            tracing::warn!(%err, room = %name, "cannot broadcast joined");
-        }
+        let others = Some(conn.identity.user_channel());
+        conn.broadcast(&name, others, "joined", &event).await;
     }
     Ok(Value::Null)
 }
@@ -70,14 +73,11 @@ pub async fn on_leave(
 /// Not sent back to any of the typist's own connections.
 pub async fn on_typing(conn: &Connection, name: RoomName, active: bool) -> Result<Value, Failure> {
     conn.require_member(&name).await?;
-    let event = json!({ "room": name.as_str(), "user": conn.identity.user, "active": active });
-    let to_others = conn
-        .io
-        .to(name.channel())
-        .except(conn.identity.user_channel());
-    if let Err(err) = to_others.emit("typing", &event).await {
-        tracing::warn!(%err, room = %name, "cannot broadcast typing");
-    }
+    let user = &conn.identity.user;
+    conn.within_rate(Key::Typing(user.id, name.clone())).await?;
+    let event = json!({ "room": name.as_str(), "user": user, "active": active });
+    let others = Some(conn.identity.user_channel());
+    conn.broadcast(&name, others, "typing", &event).await;
     Ok(json!({ "ok": true }))
 }
 
@@ -86,6 +86,15 @@ pub(super) fn not_in_room(room: &RoomName) -> Failure {
 }
 
 impl Connection {
+    /// `rate_limited`, with the wait, when the limit for `key` is reached.
+    pub(super) async fn within_rate(&self, key: Key) -> Result<(), Failure> {
+        self.core
+            .limiter
+            .check(key)
+            .await
+            .map_err(Failure::rate_limited)
+    }
+
     pub(super) async fn require_member(&self, room: &RoomName) -> Result<(), Failure> {
         if self.core.presence.is_member(room, &self.sid).await {
             Ok(())
