@@ -1,7 +1,7 @@
 //! Configuration: every setting has one typed source, a command-line flag
 //! with a `BANTER_*` environment variable behind it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -59,7 +59,7 @@ pub struct Config {
 
     /// Reverse proxies whose `X-Forwarded-For` names the client (IPs or
     /// CIDR ranges, comma-separated); from anyone else the header is ignored.
-    #[arg(long, env = "BANTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[arg(long, env = "BANTER_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
     pub trusted_proxies: Vec<IpNet>,
 
     /// Messages one user may send: BURST:PER_MINUTE.
@@ -93,6 +93,14 @@ pub struct Config {
     /// Seconds to wait for connections to close on shutdown.
     #[arg(long, env = "BANTER_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+}
+
+/// An IP range in CIDR form, or a single address.
+fn parse_net(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is neither an IP address nor a CIDR range"))
 }
 
 impl Config {
@@ -171,6 +179,13 @@ mod tests {
         assert!(config.guests);
         assert_eq!(config.limits(), Limits::default());
         assert_eq!(config.database_url(), "sqlite://data/banter.db");
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges() {
+        let config = Config::parse_from(["banter", "--trusted-proxies", "127.0.0.1,10.0.0.0/8"]);
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(Config::try_parse_from(["banter", "--trusted-proxies", "nope"]).is_err());
     }
 
     #[test]
