@@ -90,6 +90,11 @@ pub struct Config {
     #[arg(long, env = "BANTER_MAX_CONNECTIONS_PER_IP", default_value_t = 100)]
     pub max_connections_per_ip: usize,
 
+    /// Packets that may wait to be written to one connection before it
+    /// counts as fallen behind and is disconnected (to catch up on reconnect).
+    #[arg(long, env = "BANTER_SOCKET_BUFFER", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(16..=1_000_000))]
+    pub socket_buffer: u32,
+
     /// Seconds to wait for connections to close on shutdown.
     #[arg(long, env = "BANTER_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
@@ -118,6 +123,7 @@ impl Config {
             max_room_chars: self.max_room_chars as usize,
             min_password_chars: self.min_password_chars as usize,
             max_packet_bytes: self.max_packet_bytes as usize,
+            socket_buffer: self.socket_buffer as usize,
         }
     }
 

@@ -15,6 +15,9 @@ pub struct Limits {
     pub min_password_chars: usize,
     /// Largest Socket.IO packet or HTTP body, in bytes.
     pub max_packet_bytes: usize,
+    /// Packets that may wait to be written to one connection; a connection
+    /// with this many waiting has fallen behind and is disconnected.
+    pub socket_buffer: usize,
 }
 
 impl Default for Limits {
@@ -25,6 +28,7 @@ impl Default for Limits {
             max_room_chars: 64,
             min_password_chars: 8,
             max_packet_bytes: 64 * 1024,
+            socket_buffer: 4 * INBOX_CAPACITY,
         }
     }
 }

@@ -31,7 +31,7 @@ pub async fn on_send(
     };
     match core.store.insert_message(new).await? {
         Inserted::New(message) => {
-            conn.broadcast(&room, None, "message", &message).await;
+            conn.broadcast(&room, None, "message", &message);
             Ok(json!({ "ok": true, "message": message, "duplicate": false }))
         }
         Inserted::Duplicate(message) => {

@@ -11,6 +11,7 @@
 
 mod command;
 mod connections;
+mod delivery;
 mod inbox;
 mod message_events;
 mod room_events;
@@ -30,7 +31,6 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::app::Core;
 use crate::auth::{AuthError, Identity, token_from_headers};
 use crate::error::error_chain;
-use crate::limits::INBOX_CAPACITY;
 use crate::ratelimit::Key;
 use crate::rooms::RoomName;
 
@@ -56,9 +56,6 @@ pub enum ConnectError {
     Unauthorized,
 }
 
-/// Packets a client may have waiting to be written before emits to it fail.
-const SOCKET_BUFFER: usize = 4 * INBOX_CAPACITY;
-
 /// Builds the Socket.IO layer and handle, with Banter's namespace on it.
 pub fn socket_io(core: Core) -> (SocketIoLayer, SocketIo) {
     let max = core.limits.max_packet_bytes;
@@ -68,10 +65,10 @@ pub fn socket_io(core: Core) -> (SocketIoLayer, SocketIo) {
         .max_payload(max as u64)
         .ws_max_message_size(max)
         .ws_max_frame_size(max)
-        // Packets waiting to be written to one client. The default (128) is
-        // less than what a single client's own burst of queued events can
-        // produce (an ack and an echo per send), and a full buffer drops.
-        .max_buffer_size(SOCKET_BUFFER)
+        // Packets waiting to be written to one client. socketioxide's
+        // default (128) is less than what a client's own burst of queued
+        // events produces (an ack and an echo per send).
+        .max_buffer_size(core.limits.socket_buffer)
         .with_state(core)
         .build_layer();
     // The last middleware added runs first: authenticate, then open.
@@ -219,7 +216,11 @@ impl Connection {
         if let Some(ack) = ack
             && let Err(err) = ack.send(&reply)
         {
-            tracing::warn!(sid = %self.sid, %err, "cannot acknowledge an event");
+            if delivery::is_full(&err) {
+                delivery::evict(socket);
+            } else {
+                tracing::debug!(sid = %self.sid, %err, "cannot acknowledge an event");
+            }
         }
     }
 
@@ -236,29 +237,18 @@ impl Connection {
 
     async fn emit_left(&self, room: &RoomName) {
         let payload = json!({ "room": room.as_str(), "user": self.identity.user });
-        self.broadcast(room, None, "left", &payload).await;
+        self.broadcast(room, None, "left", &payload);
     }
 
     /// Emits an event to a room's connections, less those in `except`.
-    /// Once the server is closing, socketioxide's namespace is gone (and
-    /// `io.to` would panic); there is nobody left to tell then.
-    pub(super) async fn broadcast<T: Serialize + ?Sized>(
+    pub(super) fn broadcast<T: Serialize + ?Sized>(
         &self,
         room: &RoomName,
         except: Option<String>,
         event: &str,
         data: &T,
     ) {
-        let Some(ns) = self.io.of("/") else {
-            return;
-        };
-        let mut to = ns.to(room.channel());
-        if let Some(except) = except {
-            to = to.except(except);
-        }
-        if let Err(err) = to.emit(event, data).await {
-            tracing::warn!(%err, room = %room, event, "cannot deliver an event to every member");
-        }
+        delivery::to_room(&self.io, room, except, event, data);
     }
 }
 

@@ -44,7 +44,7 @@ pub async fn on_join(
     if change == Change::Arrived {
         let event = json!({ "room": name.as_str(), "user": conn.identity.user });
         let others = Some(conn.identity.user_channel());
-        conn.broadcast(&name, others, "joined", &event).await;
+        conn.broadcast(&name, others, "joined", &event);
     }
     Ok(Value::Null)
 }
@@ -77,7 +77,7 @@ pub async fn on_typing(conn: &Connection, name: RoomName, active: bool) -> Resul
     conn.within_rate(Key::Typing(user.id, name.clone())).await?;
     let event = json!({ "room": name.as_str(), "user": user, "active": active });
     let others = Some(conn.identity.user_channel());
-    conn.broadcast(&name, others, "typing", &event).await;
+    conn.broadcast(&name, others, "typing", &event);
     Ok(json!({ "ok": true }))
 }
 
