@@ -76,7 +76,7 @@ impl AppState {
     pub async fn new(config: &Config) -> Result<Self, StartError> {
         let store = open_store(config).await?;
         let core = Core {
-            auth: Auth::new(store.clone(), config.guests),
+            auth: Auth::new(store.clone(), config.guests, &config.admins),
             store,
             presence: Arc::new(LocalPresence::default()),
             limits: Arc::new(config.limits()),

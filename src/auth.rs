@@ -4,6 +4,7 @@
 //! HTTP handlers and the Socket.IO connect middleware both come here; neither
 //! touches tokens or hashes themselves.
 
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use argon2::Argon2;
@@ -33,6 +34,9 @@ pub enum AuthError {
     /// Unknown name or wrong password (deliberately not told apart).
     #[error("wrong name or password")]
     InvalidCredentials,
+    /// The account is banned.
+    #[error("this account is banned")]
+    Banned,
     /// Guest access is turned off on this server.
     #[error("guest access is disabled on this server")]
     GuestsDisabled,
@@ -61,6 +65,8 @@ impl From<StoreError> for AuthError {
 pub struct Identity {
     pub user: User,
     pub session_id: i64,
+    /// May delete any message, mute and ban.
+    pub admin: bool,
 }
 
 impl Identity {
@@ -88,14 +94,27 @@ pub struct Issued {
 pub struct Auth {
     store: Arc<dyn Store>,
     guests_allowed: bool,
+    /// Lowercased names of accounts made admins from the command line.
+    admins: Arc<HashSet<String>>,
 }
 
 impl Auth {
-    pub fn new(store: Arc<dyn Store>, guests_allowed: bool) -> Self {
+    pub fn new(store: Arc<dyn Store>, guests_allowed: bool, admins: &[String]) -> Self {
         Self {
             store,
             guests_allowed,
+            admins: Arc::new(
+                admins
+                    .iter()
+                    .map(|a| a.trim().to_ascii_lowercase())
+                    .collect(),
+            ),
         }
+    }
+
+    /// Whether an account is an admin: stored as one, or named at start-up.
+    fn is_admin(&self, user: &User, stored: bool) -> bool {
+        !user.guest && (stored || self.admins.contains(&user.name.to_ascii_lowercase()))
     }
 
     pub fn guests_allowed(&self) -> bool {
@@ -108,21 +127,22 @@ impl Auth {
         password: &Password,
     ) -> Result<Issued, AuthError> {
         let hash = hash_password(password.clone()).await?;
-        let user = self.store.create_account(name, &hash, now_ms()).await?;
-        self.issue(user).await
+        let account = self.store.create_account(name, &hash, now_ms()).await?;
+        self.issue(account.user, account.admin).await
     }
 
     pub async fn login(&self, name: &Username, password: &Password) -> Result<Issued, AuthError> {
         let account = self.store.find_account(name).await?;
         // Verify against a dummy hash when there is no account, so that the
         // answer takes as long for an unknown name as for a wrong password.
-        let (hash, user) = match account {
-            Some(a) => (a.password_hash, Some(a.user)),
+        let (hash, account) = match account {
+            Some(a) => (a.password_hash.clone(), Some(a)),
             None => (dummy_hash().to_owned(), None),
         };
         let matches = verify_password(password.clone(), hash).await?;
-        match (matches, user) {
-            (true, Some(user)) => self.issue(user).await,
+        match (matches, account) {
+            (true, Some(a)) if a.banned => Err(AuthError::Banned),
+            (true, Some(a)) => self.issue(a.user, a.admin).await,
             _ => Err(AuthError::InvalidCredentials),
         }
     }
@@ -132,7 +152,7 @@ impl Auth {
             return Err(AuthError::GuestsDisabled);
         }
         let user = self.store.create_guest(name, now_ms()).await?;
-        self.issue(user).await
+        self.issue(user, false).await
     }
 
     /// The identity behind a token, if the session is live.
@@ -143,6 +163,7 @@ impl Auth {
             .await?
             .ok_or(AuthError::Unauthorized)?;
         Ok(Identity {
+            admin: self.is_admin(&session.user, session.admin),
             user: session.user,
             session_id: session.id,
         })
@@ -155,7 +176,8 @@ impl Auth {
         Ok(identity)
     }
 
-    async fn issue(&self, user: User) -> Result<Issued, AuthError> {
+    async fn issue(&self, user: User, admin: bool) -> Result<Issued, AuthError> {
+        let admin = self.is_admin(&user, admin);
         let token = new_token();
         let now = now_ms();
         let session_id = self
@@ -164,7 +186,11 @@ impl Auth {
             .await?;
         Ok(Issued {
             token,
-            identity: Identity { user, session_id },
+            identity: Identity {
+                user,
+                session_id,
+                admin,
+            },
         })
     }
 }

@@ -52,6 +52,11 @@ pub struct Config {
     #[arg(long, env = "BANTER_MAX_PACKET_BYTES", default_value_t = 65536, value_parser = clap::value_parser!(u32).range(1024..=16_777_216))]
     pub max_packet_bytes: u32,
 
+    /// Accounts that are admins (comma-separated names), besides the first
+    /// account registered.
+    #[arg(long, env = "BANTER_ADMINS", value_delimiter = ',')]
+    pub admins: Vec<String>,
+
     /// Other origins whose pages may open sockets (comma-separated, e.g.
     /// `https://chat.example.com`); the server's own origin always may.
     #[arg(long, env = "BANTER_ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -165,6 +170,7 @@ impl std::fmt::Debug for Config {
             )
             .field("guests", &self.guests)
             .field("limits", &self.limits())
+            .field("admins", &self.admins)
             .field("allowed_origins", &self.allowed_origins)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("rates", &self.rates())

@@ -20,7 +20,8 @@ async fn with_alice() -> (TempDir, SqliteStore, User) {
     let alice = store
         .create_account(&name("alice"), "hash", 0)
         .await
-        .unwrap();
+        .unwrap()
+        .user;
     (dir, store, alice)
 }
 

@@ -90,9 +90,9 @@ pub async fn logout(
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }
 
-/// `GET /api/me`: who the session belongs to.
+/// `GET /api/me`: who the session belongs to, and whether they are an admin.
 pub async fn me(auth: Authenticated) -> impl IntoResponse {
-    Json(json!({ "user": auth.identity.user }))
+    Json(json!({ "user": auth.identity.user, "admin": auth.identity.admin }))
 }
 
 async fn within_rate(state: &AppState, key: Key) -> Result<(), Failure> {

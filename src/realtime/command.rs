@@ -8,11 +8,17 @@ use serde_json::Value;
 
 use crate::error::{Code, Failure};
 use crate::limits::Limits;
-use crate::messages::{ClientId, MessageText, Page, PageError};
+use crate::messages::{ClientId, MessageId, MessageText, Page, PageError};
 use crate::rooms::RoomName;
+use crate::users::UserId;
 
 /// The events a client may send; anything else is answered `unknown_event`.
-pub const EVENTS: [&str; 5] = ["join", "leave", "send", "typing", "history"];
+pub const EVENTS: [&str; 8] = [
+    "join", "leave", "send", "typing", "history", "delete", "mute", "ban",
+];
+
+/// Longest mute: a week, in minutes.
+pub const MAX_MUTE_MINUTES: u32 = 7 * 24 * 60;
 
 /// One client request, valid by construction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +42,34 @@ pub enum Command {
         room: RoomName,
         page: Page,
     },
+    Delete {
+        id: MessageId,
+    },
+    Mute {
+        room: RoomName,
+        user: UserId,
+        minutes: u32,
+    },
+    Ban {
+        user: UserId,
+    },
+}
+
+#[derive(Deserialize)]
+struct DeletePayload {
+    id: MessageId,
+}
+
+#[derive(Deserialize)]
+struct MutePayload {
+    room: String,
+    user_id: UserId,
+    minutes: u32,
+}
+
+#[derive(Deserialize)]
+struct BanPayload {
+    user_id: UserId,
 }
 
 #[derive(Deserialize)]
@@ -102,11 +136,49 @@ impl Command {
                     )?,
                 })
             }
+            "delete" => {
+                let p: DeletePayload = payload(data)?;
+                Ok(Self::Delete {
+                    id: positive(p.id)?,
+                })
+            }
+            "mute" => {
+                let p: MutePayload = payload(data)?;
+                if p.minutes > MAX_MUTE_MINUTES {
+                    return Err(Failure::new(
+                        Code::InvalidPayload,
+                        format!("minutes must be 0 (unmute) to {MAX_MUTE_MINUTES}"),
+                    ));
+                }
+                Ok(Self::Mute {
+                    room: room(&p.room)?,
+                    user: positive(p.user_id)?,
+                    minutes: p.minutes,
+                })
+            }
+            "ban" => {
+                let p: BanPayload = payload(data)?;
+                Ok(Self::Ban {
+                    user: positive(p.user_id)?,
+                })
+            }
             _ => Err(Failure::new(
                 Code::UnknownEvent,
                 format!("unknown event {event:?}"),
             )),
         }
+    }
+}
+
+/// An id, which is always positive.
+fn positive(id: i64) -> Result<i64, Failure> {
+    if id > 0 {
+        Ok(id)
+    } else {
+        Err(Failure::new(
+            Code::InvalidPayload,
+            "ids are positive integers",
+        ))
     }
 }
 
@@ -224,6 +296,32 @@ mod tests {
         );
         let nulls = json!({ "room": "a", "before": null, "after": null, "limit": null });
         assert!(parse("history", nulls).is_ok());
+    }
+
+    #[test]
+    fn moderation_commands_take_positive_ids_and_bounded_mutes() {
+        assert_eq!(
+            parse("delete", json!({ "id": 3 })),
+            Ok(Command::Delete { id: 3 })
+        );
+        assert_eq!(
+            parse("delete", json!({ "id": 0 })),
+            Err(Code::InvalidPayload)
+        );
+        assert_eq!(
+            parse("ban", json!({ "user_id": "1" })),
+            Err(Code::InvalidPayload)
+        );
+        let mute = |minutes| {
+            parse(
+                "mute",
+                json!({ "room": "a", "user_id": 2, "minutes": minutes }),
+            )
+        };
+        assert!(mute(json!(0)).is_ok());
+        assert!(mute(json!(10080)).is_ok());
+        assert_eq!(mute(json!(10081)), Err(Code::InvalidPayload));
+        assert_eq!(mute(json!(-1)), Err(Code::InvalidPayload));
     }
 
     #[test]

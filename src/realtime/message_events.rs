@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::Connection;
 use crate::clock::now_ms;
-use crate::error::Failure;
+use crate::error::{Code, Failure};
 use crate::messages::{ClientId, MessageText, Page};
 use crate::ratelimit::Key;
 use crate::rooms::RoomName;
@@ -20,6 +20,19 @@ pub async fn on_send(
 ) -> Result<Value, Failure> {
     conn.require_member(&room).await?;
     conn.within_rate(Key::Send(conn.identity.user.id)).await?;
+    let now = now_ms();
+    if let Some(until) = conn
+        .core
+        .store
+        .muted_until(&room, conn.identity.user.id, now)
+        .await?
+    {
+        let wait = u64::try_from(until - now).unwrap_or(0);
+        return Err(Failure {
+            retry_after_ms: Some(wait),
+            ..Failure::new(Code::Muted, format!("you are muted in {room}"))
+        });
+    }
     let core = &conn.core;
     let _guard = core.locks.lock(&room).await;
     let new = NewMessage {
@@ -27,7 +40,7 @@ pub async fn on_send(
         author: &conn.identity.user,
         text: &text,
         client_id: client_id.as_ref(),
-        ts: now_ms(),
+        ts: now,
     };
     match core.store.insert_message(new).await? {
         Inserted::New(message) => {

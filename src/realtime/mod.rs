@@ -14,6 +14,7 @@ mod connections;
 mod delivery;
 mod inbox;
 mod message_events;
+mod moderation_events;
 mod room_events;
 
 use std::sync::Arc;
@@ -209,6 +210,13 @@ impl Connection {
             Ok(Command::History { room, page }) => {
                 message_events::on_history(self, room, page).await
             }
+            Ok(Command::Delete { id }) => moderation_events::on_delete(self, id).await,
+            Ok(Command::Mute {
+                room,
+                user,
+                minutes,
+            }) => moderation_events::on_mute(self, room, user, minutes).await,
+            Ok(Command::Ban { user }) => moderation_events::on_ban(self, user).await,
             Err(failure) => Err(failure),
         };
         let reply = result.unwrap_or_else(|failure| failure.to_ack());

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 pub use sqlite::SqliteStore;
 
-use crate::messages::{ClientId, Message, MessageText, Page};
+use crate::messages::{ClientId, Message, MessageId, MessageText, Page};
 use crate::rooms::{Room, RoomName};
 use crate::users::{User, UserId, Username};
 
@@ -34,6 +34,7 @@ pub enum StoreError {
 pub struct Session {
     pub id: i64,
     pub user: User,
+    pub admin: bool,
 }
 
 /// An account with the hash to check a password against.
@@ -41,6 +42,8 @@ pub struct Session {
 pub struct Account {
     pub user: User,
     pub password_hash: String,
+    pub admin: bool,
+    pub banned: bool,
 }
 
 /// A message to store.
@@ -64,17 +67,23 @@ pub enum Inserted {
 /// hold a transaction across an await point of their own.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates an account. `NameTaken` if an account or a live guest has the name.
+    /// Creates an account, an admin if it is the first one. `NameTaken` if
+    /// an account or a live guest has the name.
     async fn create_account(
         &self,
         name: &Username,
         password_hash: &str,
         now: i64,
-    ) -> Result<User, StoreError>;
+    ) -> Result<Account, StoreError>;
     /// Creates a guest. `NameTaken` if an account or a live guest has the name.
     async fn create_guest(&self, name: &Username, now: i64) -> Result<User, StoreError>;
     /// The account with this name (any case), if there is one.
     async fn find_account(&self, name: &Username) -> Result<Option<Account>, StoreError>;
+
+    /// The user with this id.
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// Bans a user: no session of theirs works from now on.
+    async fn ban_user(&self, id: UserId, now: i64) -> Result<(), StoreError>;
 
     /// Stores a session by the hash of its token.
     async fn create_session(
@@ -84,7 +93,7 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         expires_at: i64,
     ) -> Result<i64, StoreError>;
-    /// The unexpired session with this token hash.
+    /// The unexpired session with this token hash, unless its user is banned.
     async fn find_session(
         &self,
         token_hash: &[u8],
@@ -105,6 +114,22 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_message(&self, message: NewMessage<'_>) -> Result<Inserted, StoreError>;
     /// A page of a room's history, oldest first. `RoomNotFound` if no room.
     async fn messages(&self, room: &RoomName, page: Page) -> Result<Vec<Message>, StoreError>;
+
+    /// The message with this id, unless deleted.
+    async fn find_message(&self, id: MessageId) -> Result<Option<Message>, StoreError>;
+    /// Deletes a message's text and hides it from history; `false` if
+    /// there was no such message left.
+    async fn delete_message(&self, id: MessageId, now: i64) -> Result<bool, StoreError>;
+
+    /// Mutes `user` in `room` until `until` (a time in the past unmutes).
+    async fn set_mute(&self, room: &RoomName, user: UserId, until: i64) -> Result<(), StoreError>;
+    /// Until when `user` is muted in `room`, if they are at `now`.
+    async fn muted_until(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError>;
 
     /// Flushes and closes the store; called once at shutdown.
     async fn close(&self);

@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{FromRow, SqlitePool};
 
 use super::{Account, Inserted, NewMessage, Session, Store, StoreError};
-use crate::messages::{Cursor, Message, Page};
+use crate::messages::{Cursor, Message, MessageId, Page};
 use crate::rooms::{Room, RoomName};
 use crate::users::{User, UserId, Username};
 
@@ -88,12 +88,13 @@ impl Store for SqliteStore {
         name: &Username,
         password_hash: &str,
         now: i64,
-    ) -> Result<User, StoreError> {
+    ) -> Result<Account, StoreError> {
         let sql = format!(
-            "INSERT INTO users (name, name_key, password_hash, created_at) \
-             SELECT ?1, ?2, ?4, ?3 WHERE {NAME_IS_FREE} RETURNING id"
+            "INSERT INTO users (name, name_key, password_hash, created_at, is_admin) \
+             SELECT ?1, ?2, ?4, ?3, NOT EXISTS (SELECT 1 FROM users WHERE password_hash IS NOT NULL) \
+             WHERE {NAME_IS_FREE} RETURNING id, is_admin"
         );
-        let inserted: Result<Option<i64>, _> = sqlx::query_scalar(&sql)
+        let inserted: Result<Option<(i64, bool)>, _> = sqlx::query_as(&sql)
             .bind(name.as_str())
             .bind(name.key())
             .bind(now)
@@ -101,10 +102,15 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await;
         match inserted {
-            Ok(Some(id)) => Ok(User {
-                id,
-                name: name.as_str().to_owned(),
-                guest: false,
+            Ok(Some((id, admin))) => Ok(Account {
+                user: User {
+                    id,
+                    name: name.as_str().to_owned(),
+                    guest: false,
+                },
+                password_hash: password_hash.to_owned(),
+                admin,
+                banned: false,
             }),
             Ok(None) => Err(StoreError::NameTaken),
             Err(e) if is_unique_violation(&e) => Err(StoreError::NameTaken),
@@ -132,21 +138,47 @@ impl Store for SqliteStore {
     }
 
     async fn find_account(&self, name: &Username) -> Result<Option<Account>, StoreError> {
-        let row: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT id, name, password_hash FROM users \
+        let row: Option<(i64, String, String, bool, bool)> = sqlx::query_as(
+            "SELECT id, name, password_hash, is_admin, banned_at IS NOT NULL FROM users \
              WHERE name_key = ?1 AND password_hash IS NOT NULL",
         )
         .bind(name.key())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(id, name, password_hash)| Account {
+        Ok(row.map(|(id, name, password_hash, admin, banned)| Account {
             user: User {
                 id,
                 name,
                 guest: false,
             },
             password_hash,
+            admin,
+            banned,
         }))
+    }
+
+    async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let row: Option<(i64, String, bool)> =
+            sqlx::query_as("SELECT id, name, password_hash IS NULL FROM users WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(id, name, guest)| User { id, name, guest }))
+    }
+
+    async fn ban_user(&self, id: UserId, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET banned_at = ?2 WHERE id = ?1 AND banned_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn create_session(
@@ -174,21 +206,23 @@ impl Store for SqliteStore {
         token_hash: &[u8],
         now: i64,
     ) -> Result<Option<Session>, StoreError> {
-        let row: Option<(i64, i64, String, bool)> = sqlx::query_as(
-            "SELECT s.id, u.id, u.name, (u.password_hash IS NULL) FROM sessions s \
-             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+        let row: Option<(i64, i64, String, bool, bool)> = sqlx::query_as(
+            "SELECT s.id, u.id, u.name, (u.password_hash IS NULL), u.is_admin FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.banned_at IS NULL",
         )
         .bind(token_hash)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(id, user_id, name, guest)| Session {
+        Ok(row.map(|(id, user_id, name, guest, admin)| Session {
             id,
             user: User {
                 id: user_id,
                 name,
                 guest,
             },
+            admin,
         }))
     }
 
@@ -278,8 +312,10 @@ impl Store for SqliteStore {
             Cursor::Before(id) => ("AND m.id < ?2", "DESC", id),
             Cursor::After(id) => ("AND m.id > ?2", "ASC", id),
         };
-        let sql =
-            format!("{MESSAGE_COLUMNS} WHERE r.name = ?1 {filter} ORDER BY m.id {order} LIMIT ?3");
+        let sql = format!(
+            "{MESSAGE_COLUMNS} WHERE r.name = ?1 AND m.deleted_at IS NULL {filter} \
+             ORDER BY m.id {order} LIMIT ?3"
+        );
         let rows: Vec<MessageRow> = sqlx::query_as(&sql)
             .bind(room.as_str())
             .bind(cursor)
@@ -291,6 +327,58 @@ impl Store for SqliteStore {
             messages.reverse();
         }
         Ok(messages)
+    }
+
+    async fn find_message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        let sql = format!("{MESSAGE_COLUMNS} WHERE m.id = ?1 AND m.deleted_at IS NULL");
+        let row: Option<MessageRow> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Message::from))
+    }
+
+    async fn delete_message(&self, id: MessageId, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE messages SET deleted_at = ?2, text = '' WHERE id = ?1 AND deleted_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_mute(&self, room: &RoomName, user: UserId, until: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO mutes (room_id, user_id, until) \
+             SELECT r.id, ?2, ?3 FROM rooms r WHERE r.name = ?1 \
+             ON CONFLICT (room_id, user_id) DO UPDATE SET until = excluded.until",
+        )
+        .bind(room.as_str())
+        .bind(user)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn muted_until(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let until = sqlx::query_scalar(
+            "SELECT m.until FROM mutes m JOIN rooms r ON r.id = m.room_id \
+             WHERE r.name = ?1 AND m.user_id = ?2 AND m.until > ?3",
+        )
+        .bind(room.as_str())
+        .bind(user)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(until)
     }
 
     async fn close(&self) {

@@ -146,6 +146,13 @@ export function assertUser(user, { name, guest } = {}) {
   if (guest !== undefined) assert.equal(user.guest, guest);
 }
 
+/** Asserts a `GET /api/me` body: `{user, admin}` for this user. */
+export function assertMe(body, user) {
+  assert.deepEqual(Object.keys(body).sort(), ['admin', 'user'], JSON.stringify(body));
+  assert.deepEqual(body.user, user);
+  assert.equal(typeof body.admin, 'boolean');
+}
+
 /** Asserts a Message's shape; `expect` may hold room, text, author (User), client_id. */
 export function assertMessage(msg, expect = {}) {
   const where = JSON.stringify(msg)?.slice(0, 300);

@@ -1,0 +1,89 @@
+//! Moderation events: `delete` (your own messages, or any as an admin),
+//! and for admins `mute` (in one room, for a time) and `ban`.
+
+use serde_json::{Value, json};
+
+use super::Connection;
+use crate::clock::now_ms;
+use crate::error::{Code, Failure};
+use crate::messages::MessageId;
+use crate::rooms::RoomName;
+use crate::users::UserId;
+
+/// Deletes a message: its text is gone for good and the room is told.
+pub async fn on_delete(conn: &Connection, id: MessageId) -> Result<Value, Failure> {
+    let core = &conn.core;
+    let message = core
+        .store
+        .find_message(id)
+        .await?
+        .ok_or_else(|| Failure::new(Code::MessageNotFound, "no such message"))?;
+    if message.author.id != conn.identity.user.id && !conn.identity.admin {
+        return Err(forbidden(
+            "only its author or an admin may delete a message",
+        ));
+    }
+    let room = RoomName::parse(&message.room, &core.limits)?;
+    let _guard = core.locks.lock(&room).await;
+    if !core.store.delete_message(id, now_ms()).await? {
+        return Err(Failure::new(Code::MessageNotFound, "no such message"));
+    }
+    let event = json!({ "room": room.as_str(), "id": id });
+    conn.broadcast(&room, None, "deleted", &event);
+    Ok(json!({ "ok": true }))
+}
+
+/// Mutes a user in a room for some minutes (0 lifts the mute).
+pub async fn on_mute(
+    conn: &Connection,
+    room: RoomName,
+    user: UserId,
+    minutes: u32,
+) -> Result<Value, Failure> {
+    require_admin(conn)?;
+    let core = &conn.core;
+    core.store.find_room(&room).await?;
+    let target = find_user(conn, user).await?;
+    let until = now_ms() + i64::from(minutes) * 60_000;
+    core.store.set_mute(&room, target.id, until).await?;
+    let event = json!({ "room": room.as_str(), "user": target, "until": until });
+    conn.broadcast(&room, None, "muted", &event);
+    Ok(json!({ "ok": true, "until": until }))
+}
+
+/// Bans a user: every session of theirs ends and their sockets are closed.
+pub async fn on_ban(conn: &Connection, user: UserId) -> Result<Value, Failure> {
+    require_admin(conn)?;
+    if user == conn.identity.user.id {
+        return Err(forbidden("you cannot ban yourself"));
+    }
+    let target = find_user(conn, user).await?;
+    conn.core.store.ban_user(target.id, now_ms()).await?;
+    if let Some(ns) = conn.io.of("/")
+        && let Err(err) = ns.to(format!("user:{}", target.id)).disconnect().await
+    {
+        tracing::warn!(%err, user = target.id, "cannot disconnect a banned user");
+    }
+    tracing::info!(by = conn.identity.user.id, user = target.id, "user banned");
+    Ok(json!({ "ok": true }))
+}
+
+fn require_admin(conn: &Connection) -> Result<(), Failure> {
+    if conn.identity.admin {
+        Ok(())
+    } else {
+        Err(forbidden("only an admin may do that"))
+    }
+}
+
+async fn find_user(conn: &Connection, id: UserId) -> Result<crate::users::User, Failure> {
+    conn.core
+        .store
+        .find_user(id)
+        .await?
+        .ok_or_else(|| Failure::new(Code::UserNotFound, "no such user"))
+}
+
+fn forbidden(why: &str) -> Failure {
+    Failure::new(Code::Forbidden, why)
+}
