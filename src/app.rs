@@ -68,6 +68,8 @@ pub struct Core {
 pub struct AppState {
     pub core: Core,
     pub io: SocketIo,
+    /// Whether session cookies are always marked `Secure`.
+    pub secure_cookies: bool,
     layer: SocketIoLayer,
 }
 
@@ -89,7 +91,12 @@ impl AppState {
             shutdown: CancellationToken::new(),
         };
         let (layer, io) = realtime::socket_io(core.clone());
-        Ok(Self { core, io, layer })
+        Ok(Self {
+            core,
+            io,
+            secure_cookies: config.secure_cookies,
+            layer,
+        })
     }
 }
 

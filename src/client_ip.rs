@@ -47,6 +47,20 @@ impl TrustedProxies {
         peer
     }
 
+    /// Whether a trusted proxy says the client came over HTTPS.
+    pub fn forwarded_https(&self, parts: &Parts) -> bool {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        peer.is_some_and(|ip| self.trusts(ip))
+            && parts
+                .headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+    }
+
     /// The client address of a request, from the connection's peer address
     /// (which `run` records) and its headers.
     pub fn of_request(&self, parts: &Parts) -> IpAddr {

@@ -67,6 +67,11 @@ pub struct Config {
     #[arg(long, env = "BANTER_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
     pub trusted_proxies: Vec<IpNet>,
 
+    /// Mark the session cookie `Secure` (send it over HTTPS only). It is
+    /// marked anyway when a trusted proxy says the request came over HTTPS.
+    #[arg(long, env = "BANTER_SECURE_COOKIES", default_value_t = false, action = ArgAction::Set)]
+    pub secure_cookies: bool,
+
     /// Messages one user may send: BURST:PER_MINUTE.
     #[arg(long, env = "BANTER_SEND_RATE", default_value = "10:60")]
     pub send_rate: Rate,
@@ -173,6 +178,7 @@ impl std::fmt::Debug for Config {
             .field("admins", &self.admins)
             .field("allowed_origins", &self.allowed_origins)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("secure_cookies", &self.secure_cookies)
             .field("rates", &self.rates())
             .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)

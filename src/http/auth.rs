@@ -8,7 +8,7 @@ use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::extract::{Authenticated, Body, ClientIp};
+use super::extract::{Authenticated, Body, ClientIp, SecureCookie};
 use crate::app::AppState;
 use crate::auth::{Issued, SESSION_COOKIE, SESSION_TTL_MS};
 use crate::error::Failure;
@@ -39,12 +39,13 @@ pub struct GuestName {
 pub async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    SecureCookie(secure): SecureCookie,
     Body(body): Body<Credentials>,
 ) -> Result<Response, Failure> {
     within_rate(&state, Key::Auth(ip)).await?;
     let (name, password) = body.parse(&state.core.limits)?;
     let issued = state.core.auth.register(&name, &password).await?;
-    Ok(signed_in(StatusCode::CREATED, issued))
+    Ok(signed_in(StatusCode::CREATED, issued, secure))
 }
 
 /// `POST /api/auth/login`.
@@ -54,30 +55,33 @@ pub async fn register(
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    SecureCookie(secure): SecureCookie,
     Body(body): Body<Credentials>,
 ) -> Result<Response, Failure> {
     within_rate(&state, Key::Auth(ip)).await?;
     let (name, password) = body.parse(&state.core.limits)?;
     within_rate(&state, Key::Login(ip, name.key())).await?;
     let issued = state.core.auth.login(&name, &password).await?;
-    Ok(signed_in(StatusCode::OK, issued))
+    Ok(signed_in(StatusCode::OK, issued, secure))
 }
 
 /// `POST /api/auth/guest`: a guest session with a display name only.
 pub async fn guest(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    SecureCookie(secure): SecureCookie,
     Body(body): Body<GuestName>,
 ) -> Result<Response, Failure> {
     within_rate(&state, Key::Auth(ip)).await?;
     let name = Username::parse(&body.name, &state.core.limits)?;
     let issued = state.core.auth.guest(&name).await?;
-    Ok(signed_in(StatusCode::CREATED, issued))
+    Ok(signed_in(StatusCode::CREATED, issued, secure))
 }
 
 /// `POST /api/auth/logout`: ends the session and disconnects its sockets.
 pub async fn logout(
     State(state): State<AppState>,
+    SecureCookie(secure): SecureCookie,
     auth: Authenticated,
 ) -> Result<Response, Failure> {
     let identity = state.core.auth.logout(&auth.token).await?;
@@ -86,7 +90,7 @@ pub async fn logout(
     {
         tracing::warn!(%err, "cannot disconnect the sockets of a closed session");
     }
-    let clear = session_cookie(String::new(), 0);
+    let clear = session_cookie(String::new(), 0, secure);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
 }
 
@@ -104,17 +108,18 @@ async fn within_rate(state: &AppState, key: Key) -> Result<(), Failure> {
         .map_err(Failure::rate_limited)
 }
 
-fn signed_in(status: StatusCode, issued: Issued) -> Response {
-    let cookie = session_cookie(issued.token.clone(), SESSION_TTL_MS / 1000);
+fn signed_in(status: StatusCode, issued: Issued, secure: bool) -> Response {
+    let cookie = session_cookie(issued.token.clone(), SESSION_TTL_MS / 1000, secure);
     let body = json!({ "token": issued.token, "user": issued.identity.user });
     (status, [(header::SET_COOKIE, cookie)], Json(body)).into_response()
 }
 
 /// HttpOnly so page scripts cannot read it; SameSite=Lax so other sites
 /// cannot make a browser send it with their requests.
-fn session_cookie(token: String, max_age_secs: i64) -> String {
+fn session_cookie(token: String, max_age_secs: i64, secure: bool) -> String {
     Cookie::build((SESSION_COOKIE, token))
         .http_only(true)
+        .secure(secure)
         .same_site(SameSite::Lax)
         .path("/")
         .max_age(cookie::time::Duration::seconds(max_age_secs))

@@ -42,6 +42,20 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
+/// Whether the session cookie must be `Secure` for this request: always
+/// when configured so, else when a trusted proxy says it came over HTTPS.
+pub struct SecureCookie(pub bool);
+
+impl FromRequestParts<AppState> for SecureCookie {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Failure> {
+        Ok(Self(
+            state.secure_cookies || state.core.proxies.forwarded_https(parts),
+        ))
+    }
+}
+
 /// A JSON body whose rejections speak the protocol's error codes.
 pub struct Body<T>(pub T);
 

@@ -219,3 +219,41 @@ async fn sessions_survive_a_restart() {
     assert_eq!(app.me(&ivy.token).await.status(), StatusCode::OK);
     session(app.login("ivy", "correct horse").await, StatusCode::OK).await;
 }
+
+async fn cookie_of(app: &crate::helpers::TestApp, headers: &[(&str, &str)]) -> String {
+    let mut request = app
+        .client
+        .post(app.url("/api/auth/guest"))
+        .json(&json!({ "name": format!("g{}", rand_suffix()) }));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.headers()[SET_COOKIE].to_str().unwrap().to_owned()
+}
+
+fn rand_suffix() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_only_when_configured_or_behind_an_https_proxy() {
+    let plain = spawn_app().await;
+    assert!(!cookie_of(&plain, &[]).await.contains("Secure"));
+    let https = [("x-forwarded-proto", "https")];
+    assert!(
+        !cookie_of(&plain, &https).await.contains("Secure"),
+        "an untrusted peer cannot claim HTTPS"
+    );
+
+    let configured = spawn_app_with(|c| c.secure_cookies = true).await;
+    assert!(cookie_of(&configured, &[]).await.contains("Secure"));
+
+    let proxied =
+        spawn_app_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    assert!(cookie_of(&proxied, &https).await.contains("Secure"));
+    assert!(!cookie_of(&proxied, &[]).await.contains("Secure"));
+}
