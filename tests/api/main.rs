@@ -1,7 +1,8 @@
 //! HTTP API tests against the real server on port 0, each with a fresh
 //! SQLite database.
-#![allow(clippy::unwrap_used)] // test helpers fail loudly by design
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers fail loudly by design
 
 mod auth;
 mod helpers;
 mod rooms;
+mod web;

@@ -1,0 +1,143 @@
+// Shared helpers for the browser tests: Debian's Chromium driven by
+// playwright-core (never a downloaded browser), pages that record every
+// console error, and the few UI steps every scenario repeats.
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export { startServer } from '../node/server.mjs';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const screenshotDir = path.join(repoRoot, 'target', 'browser-screenshots');
+mkdirSync(screenshotDir, { recursive: true });
+
+const LAUNCH_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    args: LAUNCH_ARGS,
+  });
+}
+
+// Chrome logs every non-2xx answer as a console error ("Failed to load
+// resource"). These are expected and not script errors: the page asks
+// /api/me whether its cookie still holds a session, and fresh visitors have
+// none. Anything else must be allowed by the test that provokes it.
+const ALWAYS_EXPECTED = [{ url: /\/api\/me$/, text: /status of 401/ }];
+
+// What Chrome logs while the server is unreachable.
+const NETWORK_ERROR = /ERR_CONNECTION_REFUSED|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE|ERR_NETWORK_CHANGED|WebSocket connection to .* failed|WebSocket is closed before/;
+const OUTAGE_SLACK_MS = 3_000;
+
+/**
+ * A new browser context with one page. Every console error, page error and
+ * dialog is recorded; `assertClean()` fails the test if any was not
+ * expected.
+ */
+export async function openPage(browser, url, { viewport = { width: 1280, height: 800 }, colorScheme = 'light' } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme });
+  const page = await context.newPage();
+  const problems = [];
+  const expected = [...ALWAYS_EXPECTED];
+  const outages = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push({ kind: 'console', text: msg.text(), url: msg.location().url, at: Date.now() });
+  });
+  page.on('pageerror', (error) => problems.push({ kind: 'pageerror', text: String(error), url: '', at: Date.now() }));
+  page.on('dialog', (dialog) => {
+    problems.push({ kind: 'dialog', text: dialog.message(), url: '', at: Date.now() });
+    dialog.dismiss().catch(() => {});
+  });
+  await page.goto(url);
+
+  return {
+    context,
+    page,
+    problems,
+    /** Allows a console error (an HTTP error status the test provokes on purpose). */
+    expectConsoleError(urlPattern, textPattern) {
+      expected.push({ url: urlPattern, text: textPattern });
+    },
+    /** From now until outageEnded(), network errors are expected (the server is down). */
+    outageStarted() {
+      outages.push([Date.now(), Infinity]);
+    },
+    outageEnded() {
+      outages[outages.length - 1][1] = Date.now();
+    },
+    assertClean() {
+      const unexpected = problems.filter((p) => !isExpected(p, expected, outages));
+      assert.deepEqual(unexpected, [], 'unexpected browser console errors, page errors or dialogs');
+    },
+    close: () => context.close(),
+  };
+}
+
+function isExpected(problem, expected, outages) {
+  if (problem.kind !== 'console') return false;
+  if (expected.some((e) => e.url.test(problem.url) && e.text.test(problem.text))) return true;
+  return NETWORK_ERROR.test(problem.text)
+    && outages.some(([start, end]) => problem.at >= start && problem.at <= end + OUTAGE_SLACK_MS);
+}
+
+// ---- UI steps ----------------------------------------------------------------
+
+export async function registerViaUi(page, name, password) {
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await waitConnected(page);
+}
+
+export async function guestViaUi(page, name) {
+  await page.getByLabel('Guest name').fill(name);
+  await page.getByRole('button', { name: 'Continue as guest' }).click();
+  await waitConnected(page);
+}
+
+export async function waitConnected(page) {
+  await page.locator('#conn-status[data-state="connected"]').waitFor();
+}
+
+export async function joinRoom(page, name) {
+  await page.getByLabel('Join or create a room').fill(name);
+  await page.getByRole('button', { name: 'Join room' }).click();
+  await page.locator('#room-title', { hasText: `#${name}` }).waitFor();
+}
+
+export async function openRoom(page, name) {
+  await page.locator('#room-list .room-btn', { hasText: name }).click();
+  await page.locator('#room-title', { hasText: `#${name}` }).waitFor();
+}
+
+export async function send(page, text) {
+  const input = page.getByLabel('Message', { exact: true });
+  await input.fill(text);
+  await input.press('Enter');
+}
+
+/** Confirmed messages (not pending ones) in the open room, as text. */
+export function messageTexts(page) {
+  return page.locator('#message-list .msg-text').allTextContents();
+}
+
+/** Waits until `text` is shown as a confirmed message, then checks it is there exactly once. */
+export async function expectMessageOnce(page, text) {
+  await page.locator('#message-list .msg-text', { hasText: text }).first().waitFor();
+  // give a duplicate (live event + ack + catch-up) the chance to show up
+  await page.waitForTimeout(300);
+  const texts = await messageTexts(page);
+  assert.equal(texts.filter((t) => t === text).length, 1, `"${text}" shown once in ${JSON.stringify(texts)}`);
+}
+
+export async function screenshot(page, name) {
+  await page.waitForTimeout(250); // let drawer transitions finish
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`) });
+}

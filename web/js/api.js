@@ -1,0 +1,51 @@
+// The HTTP half of the protocol (docs/protocol.md). Same-origin fetches; the
+// HttpOnly session cookie travels by itself, so no token is handled here.
+
+/** An error answer from the server: `code` is the protocol's error code. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function request(method, path, body) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
+  }
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = data?.error ?? {};
+    throw new ApiError(response.status, error.code ?? 'internal', error.message ?? `HTTP ${response.status}`);
+  }
+  return data;
+}
+
+/** The signed-in user, or null when there is no (valid) session cookie. */
+export async function me() {
+  try {
+    return (await request('GET', '/api/me')).user;
+  } catch (error) {
+    if (error.status === 401) return null;
+    throw error;
+  }
+}
+
+export const login = (username, password) =>
+  request('POST', '/api/auth/login', { username, password }).then((r) => r.user);
+export const register = (username, password) =>
+  request('POST', '/api/auth/register', { username, password }).then((r) => r.user);
+export const guest = (name) => request('POST', '/api/auth/guest', { name }).then((r) => r.user);
+export const logout = () => request('POST', '/api/auth/logout');
+/** Every room on the server: [{name, topic, members}]. */
+export const rooms = () => request('GET', '/api/rooms');

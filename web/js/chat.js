@@ -1,0 +1,375 @@
+// The chat screen's controller: joined rooms, the live connection, sending
+// with retries, catching up after reconnects, unread counts. Views only draw;
+// all state changes happen here.
+
+import * as api from './api.js';
+import { byId, el } from './dom.js';
+import { hueOf, typingText } from './format.js';
+import { createConnection } from './socket/connection.js';
+import { addMessages, addNotice, createRoom, newClientId, newestId, oldestId, settlePending } from './state.js';
+import { clearTyping, createTypingNotifier, trackTyping } from './typing.js';
+import { createComposer } from './views/composer.js';
+import { createLayout } from './views/layout.js';
+import { createMembersView } from './views/members.js';
+import { createMessagesView } from './views/messages.js';
+import { createRoomsView } from './views/rooms.js';
+import { createStatusView } from './views/status.js';
+
+const JOIN_PAGE = 50; // a join answers with the latest 50 messages
+const OLDER_PAGE = 50;
+const CATCH_UP_PAGE = 100; // the largest page the server allows
+const ANNOUNCE_KEEP = 5;
+
+/**
+ * Shows the chat for `me` and keeps it running.
+ * @param {object} me the signed-in user
+ * @param {(notice: string) => void} onSignedOut
+ */
+export function startChat(me, onSignedOut) {
+  const rooms = new Map(); // joined rooms, in the order they were joined
+  const saved = loadSaved(me);
+  let current = null;
+  let signedOut = false;
+
+  const layout = createLayout({ onClose: () => composer.focus() });
+  const status = createStatusView();
+  const messagesView = createMessagesView({ me, onNearTop: loadOlder, onRetry: retry, onDiscard: discard });
+  const membersView = createMembersView({ me });
+  const roomsView = createRoomsView({ onOpen: openRoom, onJoin: joinRoom, onLeave: leaveRoom });
+  const typingNotifier = createTypingNotifier((event, payload) => conn.notify(event, payload));
+  const composer = createComposer({
+    onSend: send,
+    onInput: (hasText) => typingNotifier.input(current, hasText),
+  });
+
+  const conn = createConnection({
+    onStatus: (state) => {
+      status.show(state);
+      // Nothing arrives while disconnected: a later join must catch up.
+      if (state !== 'connected') for (const room of rooms.values()) room.synced = false;
+    },
+    onConnect,
+    onUnauthorized: () => signOut('Your session has ended. Please sign in again.'),
+    events: { message: onMessage, joined: onJoined, left: onLeft, typing: onTyping },
+  });
+
+  showMe();
+  byId('logout').addEventListener('click', () => signOut(''));
+  for (const name of saved.rooms) rooms.set(name, createRoom(name));
+  openRoom(rooms.has(saved.current) ? saved.current : saved.rooms[0], { quiet: true });
+
+  // ---- connection ----------------------------------------------------------
+
+  // Every (re)connection: rejoin every room first, then send what waited.
+  // Events on one connection are handled in order, so the sends come after
+  // the joins without waiting for their answers.
+  function onConnect() {
+    for (const room of rooms.values()) sync(room).catch(() => {});
+    for (const room of rooms.values()) {
+      for (const p of room.pending) if (p.state === 'queued') dispatch(room, p);
+    }
+    refreshOtherRooms();
+  }
+
+  /** Joins `room` on this connection and brings its timeline up to date. */
+  async function sync(room) {
+    // Where to catch up from is fixed before anything new can arrive.
+    const cursor = room.loaded ? room.syncedId : 0;
+    const ack = await conn.request('join', { room: room.name });
+    room.topic = ack.room.topic;
+    room.members = new Map(ack.members.map((user) => [user.id, user]));
+    for (const id of [...room.typing.keys()]) clearTyping(room, id, () => {});
+    if (cursor === 0) {
+      merge(room, ack.messages, { counted: room.loaded });
+      room.reachedStart = ack.messages.length < JOIN_PAGE;
+      room.loaded = true;
+    } else {
+      await catchUp(room, cursor);
+    }
+    room.syncedId = newestId(room);
+    room.synced = true;
+    if (room.name === current) showRoomDetails(room);
+  }
+
+  // Asks for everything after `cursor`, page by page, until a short page
+  // says there is no more. Ids de-duplicate against live messages.
+  async function catchUp(room, cursor) {
+    for (;;) {
+      const { messages } = await conn.request('history', { room: room.name, after: cursor, limit: CATCH_UP_PAGE });
+      merge(room, messages, { counted: true });
+      if (messages.length < CATCH_UP_PAGE) return;
+      cursor = messages[messages.length - 1].id;
+    }
+  }
+
+  // ---- server events -------------------------------------------------------
+
+  function onMessage(msg) {
+    const room = rooms.get(msg.room);
+    if (!room) return;
+    if (msg.author.id === me.id && msg.client_id && settlePending(room, msg.client_id) && room.name === current) {
+      messagesView.renderPending();
+    }
+    clearTyping(room, msg.author.id, () => renderTyping(room));
+    const added = merge(room, [msg], { counted: true, live: true });
+    if (room.synced && added) room.syncedId = Math.max(room.syncedId, msg.id);
+  }
+
+  function onJoined({ room: name, user }) {
+    const room = rooms.get(name);
+    if (!room || room.members.has(user.id)) return;
+    room.members.set(user.id, user);
+    notice(room, `${user.name} joined`);
+  }
+
+  function onLeft({ room: name, user }) {
+    const room = rooms.get(name);
+    if (!room || !room.members.delete(user.id)) return;
+    clearTyping(room, user.id, () => renderTyping(room));
+    notice(room, `${user.name} left`);
+  }
+
+  function onTyping({ room: name, user, active }) {
+    const room = rooms.get(name);
+    if (room && user.id !== me.id) trackTyping(room, user, active, () => renderTyping(room));
+  }
+
+  // ---- timeline ------------------------------------------------------------
+
+  /**
+   * Adds messages to a room and updates whatever shows it. `counted`: new
+   * messages from others raise the unread count of a room not on screen.
+   * Returns how many were new.
+   */
+  function merge(room, messages, { counted = false, live = false } = {}) {
+    const { added, appendedOnly } = addMessages(room, messages);
+    if (added.length === 0) return 0;
+    const fromOthers = added.filter((m) => m.author.id !== me.id);
+    if (room.name === current) {
+      if (appendedOnly) messagesView.appended(added.length, { fromMe: fromOthers.length === 0 && live });
+      else messagesView.rerender();
+      if (live) fromOthers.forEach(announce);
+    } else if (counted && fromOthers.length > 0) {
+      room.unread += fromOthers.length;
+      renderRooms();
+    }
+    return added.length;
+  }
+
+  function notice(room, text) {
+    addNotice(room, text);
+    if (room.name !== current) return;
+    messagesView.appended(1);
+    membersView.render(room);
+  }
+
+  // Only older history loads here; newer comes live or through catchUp.
+  async function loadOlder() {
+    const room = rooms.get(current);
+    if (!room || !room.loaded || room.reachedStart || room.loadingOlder || !conn.connected) return;
+    const before = oldestId(room);
+    if (before === 0) return;
+    room.loadingOlder = true;
+    messagesView.renderHistoryStatus();
+    try {
+      const { messages } = await conn.request('history', { room: room.name, before, limit: OLDER_PAGE });
+      addMessages(room, messages);
+      room.reachedStart = messages.length < OLDER_PAGE;
+    } catch {
+      // the next scroll to the top tries again
+    } finally {
+      room.loadingOlder = false;
+    }
+    if (room.name === current) messagesView.prepended();
+  }
+
+  // ---- sending -------------------------------------------------------------
+
+  function send(text) {
+    const room = rooms.get(current);
+    if (!room) return;
+    typingNotifier.stop();
+    const p = { clientId: newClientId(), text, state: 'queued', error: '' };
+    room.pending.push(p);
+    if (conn.connected) dispatch(room, p);
+    else messagesView.renderPending();
+  }
+
+  /** Sends a pending message; its client_id makes a repeat harmless. */
+  async function dispatch(room, p) {
+    p.state = 'sending';
+    p.error = '';
+    if (room.name === current) messagesView.renderPending();
+    try {
+      const ack = await conn.request('send', { room: room.name, text: p.text, client_id: p.clientId });
+      settlePending(room, p.clientId);
+      merge(room, [ack.message], { live: true });
+    } catch (error) {
+      // Lost with the connection: it goes again (same client_id) on reconnect.
+      if (error.code === 'disconnected') p.state = 'queued';
+      else Object.assign(p, { state: 'failed', error: describeSendError(error) });
+    }
+    if (room.name === current) messagesView.renderPending();
+  }
+
+  function retry(p) {
+    const room = rooms.get(current);
+    p.state = 'queued';
+    if (conn.connected) dispatch(room, p);
+    else messagesView.renderPending();
+    composer.focus();
+  }
+
+  function discard(p) {
+    const room = rooms.get(current);
+    settlePending(room, p.clientId);
+    messagesView.renderPending();
+    composer.focus();
+  }
+
+  // ---- rooms ---------------------------------------------------------------
+
+  function openRoom(name, { quiet = false } = {}) {
+    const room = rooms.get(name);
+    if (!room) return;
+    if (current !== name) typingNotifier.stop();
+    current = name;
+    room.unread = 0;
+    messagesView.show(room);
+    showRoomDetails(room);
+    composer.setRoom(name);
+    save();
+    layout.closeDrawers();
+    if (!quiet) composer.focus();
+  }
+
+  async function joinRoom(name) {
+    if (rooms.has(name)) {
+      roomsView.joined();
+      openRoom(name);
+      return;
+    }
+    if (!conn.connected) {
+      roomsView.showError('You are offline. Try again once connected.');
+      return;
+    }
+    const room = createRoom(name);
+    rooms.set(name, room); // before the join, so its first live messages are kept
+    try {
+      await sync(room);
+    } catch (error) {
+      rooms.delete(name);
+      roomsView.showError(error.message);
+      return;
+    }
+    roomsView.joined();
+    openRoom(name);
+    refreshOtherRooms();
+  }
+
+  async function leaveRoom(name) {
+    const room = rooms.get(name);
+    if (!room) return;
+    rooms.delete(name);
+    for (const id of [...room.typing.keys()]) clearTyping(room, id, () => {});
+    if (conn.connected) conn.request('leave', { room: name }).catch(() => {});
+    if (rooms.size === 0) rooms.set('general', createRoom('general'));
+    if (current === name) openRoom(rooms.keys().next().value);
+    else renderRooms();
+    if (conn.connected) {
+      const general = rooms.get('general');
+      if (general && !general.synced) sync(general).catch(() => {});
+    }
+    save();
+    refreshOtherRooms();
+  }
+
+  async function refreshOtherRooms() {
+    try {
+      const all = await api.rooms();
+      roomsView.renderOthers(all.filter((room) => !rooms.has(room.name)));
+    } catch {
+      // only a convenience list; the join form still works
+    }
+  }
+
+  // ---- drawing -------------------------------------------------------------
+
+  function showRoomDetails(room) {
+    byId('room-title').textContent = `#${room.name}`;
+    byId('room-topic').textContent = room.topic;
+    membersView.render(room);
+    renderTyping(room);
+    renderRooms();
+    messagesView.renderHistoryStatus();
+  }
+
+  function renderRooms() {
+    roomsView.render([...rooms.values()], current);
+    const total = [...rooms.values()].reduce((sum, room) => sum + room.unread, 0);
+    document.title = total > 0 ? `(${total}) Banter` : 'Banter';
+    layout.setRoomsBadge(total);
+  }
+
+  function renderTyping(room) {
+    if (room.name !== current) return;
+    const names = [...room.typing.values()].map((t) => t.user.name);
+    byId('typing').textContent = typingText(names);
+  }
+
+  function announce(msg) {
+    const region = byId('announcer');
+    region.append(el('p', {}, `${msg.author.name}: ${msg.text.slice(0, 300)}`));
+    while (region.childElementCount > ANNOUNCE_KEEP) region.firstElementChild.remove();
+  }
+
+  function showMe() {
+    byId('me-name').textContent = me.name;
+    byId('me-guest').hidden = !me.guest;
+    const mark = byId('me-avatar');
+    mark.textContent = me.name[0].toUpperCase();
+    mark.style.setProperty('--hue', String(hueOf(me.name)));
+  }
+
+  // ---- session -------------------------------------------------------------
+
+  async function signOut(noticeText) {
+    if (signedOut) return;
+    signedOut = true;
+    typingNotifier.stop();
+    conn.close();
+    if (!noticeText) await api.logout().catch(() => {});
+    onSignedOut(noticeText);
+  }
+
+  function save() {
+    try {
+      localStorage.setItem(storageKey(me), JSON.stringify({ rooms: [...rooms.keys()], current }));
+    } catch {
+      // private mode: the rooms are simply not remembered
+    }
+  }
+}
+
+function describeSendError(error) {
+  if (error.code === 'rate_limited' && error.retryAfterMs) {
+    return `too many messages, try again in ${Math.ceil(error.retryAfterMs / 1000)} s`;
+  }
+  if (error.code === 'timeout') return 'the server did not answer';
+  return error.message;
+}
+
+function storageKey(me) {
+  return `banter:rooms:${me.id}`;
+}
+
+/** The rooms this user had open last time on this device (default: general). */
+function loadSaved(me) {
+  try {
+    const data = JSON.parse(localStorage.getItem(storageKey(me)) ?? 'null');
+    const rooms = Array.isArray(data?.rooms) ? data.rooms.filter((r) => typeof r === 'string' && r) : [];
+    return rooms.length ? { rooms, current: data.current } : { rooms: ['general'], current: 'general' };
+  } catch {
+    return { rooms: ['general'], current: 'general' };
+  }
+}

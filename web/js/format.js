@@ -1,0 +1,106 @@
+// Pure formatting helpers: links, times, names. No DOM state lives here.
+
+import { el } from './dom.js';
+
+// A URL starts at http(s):// and runs to the next white space or angle
+// bracket; trailing punctuation is usually the sentence's, not the URL's.
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"]+/gi;
+const TRAILING_PUNCTUATION = /[.,;:!?'"\])}]+$/;
+
+/** The URL if it is a safe http(s) link, else null (rejects javascript: etc.). */
+export function safeHref(candidate) {
+  try {
+    const url = new URL(candidate);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Keeps a closing bracket when the URL itself opened one (wiki links). */
+function trimUrl(raw) {
+  let url = raw;
+  let trailing = '';
+  const match = TRAILING_PUNCTUATION.exec(url);
+  if (match) {
+    trailing = match[0];
+    url = url.slice(0, -trailing.length);
+    // give back ")" when the URL has an unbalanced "(" (https://x/Foo_(bar))
+    while (trailing.startsWith(')') && count(url, '(') > count(url, ')')) {
+      url += ')';
+      trailing = trailing.slice(1);
+    }
+  }
+  return { url, trailing };
+}
+
+function count(text, ch) {
+  return text.split(ch).length - 1;
+}
+
+/**
+ * Splits text into text nodes and <a> links. Safe for any input: text is
+ * only ever put in text nodes, and links are built from a parsed http(s) URL.
+ */
+export function linkify(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    const { url, trailing } = trimUrl(match[0]);
+    const href = safeHref(url);
+    if (!href) continue;
+    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+    nodes.push(el('a', { href, target: '_blank', rel: 'noopener noreferrer', textContent: url }));
+    last = match.index + match[0].length - trailing.length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric' });
+
+export const formatTime = (ts) => timeFormat.format(ts);
+export const formatFull = (ts) => fullFormat.format(ts);
+
+/** "Today", "Yesterday" or a date, for the separators between days. */
+export function formatDay(ts, now = Date.now()) {
+  const day = startOfDay(ts);
+  const today = startOfDay(now);
+  if (day === today) return 'Today';
+  if (today - day === 86_400_000) return 'Yesterday';
+  return dayFormat.format(ts);
+}
+
+export function startOfDay(ts) {
+  const d = new Date(ts);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+}
+
+/** The typing line, from the names of the people typing (not us). */
+export function typingText(names) {
+  if (names.length === 0) return '';
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return 'Several people are typing…';
+}
+
+/** A stable hue per name, so a person keeps their avatar colour everywhere. */
+export function hueOf(name) {
+  let hash = 0;
+  for (const ch of name.toLowerCase()) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  return hash % 360;
+}
+
+/** The avatar: the first letter on a colour derived from the name. */
+export function avatar(name, extraClass = '') {
+  const node = el('span', {
+    className: `avatar ${extraClass}`.trim(),
+    'aria-hidden': 'true',
+    textContent: (name[0] || '?').toUpperCase(),
+  });
+  node.style.setProperty('--hue', String(hueOf(name)));
+  return node;
+}

@@ -1,0 +1,92 @@
+// What the client knows about each joined room. Plain data plus the few
+// functions that keep its invariants: messages sorted by id, each id once.
+
+/** A joined room's client-side state. */
+export function createRoom(name) {
+  return {
+    name,
+    topic: '',
+    /** The timeline: {kind:'msg', msg} in id order, with {kind:'notice'} lines in between. */
+    items: [],
+    ids: new Set(),
+    /** Online members, by user id. */
+    members: new Map(),
+    /** Who is typing: user id → {user, timer}. */
+    typing: new Map(),
+    /** Messages we sent that the server has not confirmed yet. */
+    pending: [],
+    unread: 0,
+    /** Whether the first join answer has been merged (so later joins catch up instead). */
+    loaded: false,
+    /** No older history exists before the first message we hold. */
+    reachedStart: false,
+    loadingOlder: false,
+    /** Whether every message up to syncedId is held (false while disconnected or catching up). */
+    synced: false,
+    syncedId: 0,
+  };
+}
+
+export function newestId(room) {
+  for (let i = room.items.length - 1; i >= 0; i--) {
+    if (room.items[i].kind === 'msg') return room.items[i].msg.id;
+  }
+  return 0;
+}
+
+export function oldestId(room) {
+  const first = room.items.find((item) => item.kind === 'msg');
+  return first ? first.msg.id : 0;
+}
+
+/**
+ * Merges messages (any order, possibly already known) into the timeline.
+ * Returns the ones that were new, and whether all of them went at the end
+ * (so a view can append instead of re-rendering).
+ */
+export function addMessages(room, messages) {
+  const added = [];
+  let appendedOnly = true;
+  for (const msg of [...messages].sort((a, b) => a.id - b.id)) {
+    if (room.ids.has(msg.id)) continue;
+    room.ids.add(msg.id);
+    added.push(msg);
+    if (msg.id > newestId(room)) {
+      room.items.push({ kind: 'msg', msg });
+    } else {
+      appendedOnly = false;
+      insertById(room, msg);
+    }
+  }
+  return { added, appendedOnly };
+}
+
+// Inserts before the first message with a larger id: a message that arrived
+// late (catch-up after a reconnect) lands where it belongs.
+function insertById(room, msg) {
+  const index = room.items.findIndex((item) => item.kind === 'msg' && item.msg.id > msg.id);
+  room.items.splice(index === -1 ? room.items.length : index, 0, { kind: 'msg', msg });
+}
+
+/** A presence line ("Alice joined") at the current end of the timeline. */
+export function addNotice(room, text) {
+  room.items.push({ kind: 'notice', text, ts: Date.now() });
+}
+
+/** Drops a confirmed pending message (matched by its client_id). */
+export function settlePending(room, clientId) {
+  const index = room.pending.findIndex((p) => p.clientId === clientId);
+  if (index === -1) return false;
+  room.pending.splice(index, 1);
+  return true;
+}
+
+/**
+ * A client_id for `send`: random, and valid under the protocol's rule (ASCII
+ * letters, digits, `-`). crypto.randomUUID needs a secure context, which a
+ * self-hosted server on plain http (LAN address) is not; getRandomValues works.
+ */
+export function newClientId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,73 @@
+// Typing notices, both ways.
+//
+// Outgoing: `typing {active:true}` at most every 2 s while the person types,
+// `active:false` when they send or stop for 3 s (the server limits how often
+// we may say it, and others expire a notice after 6 s without a repeat).
+// Incoming: a notice lasts 6 s unless repeated, and ends when the typist
+// sends a message, says so, or leaves.
+
+const REPEAT_MS = 2_000;
+const IDLE_MS = 3_000;
+const EXPIRE_MS = 6_000;
+
+/** @param {(event: string, payload: object) => void} notify */
+export function createTypingNotifier(notify) {
+  let room = null;
+  let lastActiveAt = 0;
+  let idleTimer = null;
+
+  function stop() {
+    clearTimeout(idleTimer);
+    idleTimer = null;
+    if (room && lastActiveAt) notify('typing', { room, active: false });
+    lastActiveAt = 0;
+  }
+
+  return {
+    /** The composer changed in `roomName`; `hasText` is false once it is emptied. */
+    input(roomName, hasText) {
+      if (room !== roomName) stop();
+      room = roomName;
+      if (!hasText) {
+        stop();
+        return;
+      }
+      const now = Date.now();
+      if (now - lastActiveAt >= REPEAT_MS) {
+        notify('typing', { room, active: true });
+        lastActiveAt = now;
+      }
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(stop, IDLE_MS);
+    },
+    /** Sent, switched rooms, or signed out. */
+    stop,
+  };
+}
+
+/**
+ * Records someone's typing notice in a room's `typing` map.
+ * `onChange` runs when the set of typists changes (including on expiry).
+ */
+export function trackTyping(room, user, active, onChange) {
+  const existing = room.typing.get(user.id);
+  clearTimeout(existing?.timer);
+  if (!active) {
+    if (existing) {
+      room.typing.delete(user.id);
+      onChange();
+    }
+    return;
+  }
+  const timer = setTimeout(() => {
+    room.typing.delete(user.id);
+    onChange();
+  }, EXPIRE_MS);
+  room.typing.set(user.id, { user, timer });
+  if (!existing) onChange();
+}
+
+/** Ends a typist's notice at once (they sent a message or left). */
+export function clearTyping(room, userId, onChange) {
+  trackTyping(room, { id: userId }, false, onChange);
+}
