@@ -11,6 +11,7 @@ use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use socketioxide::layer::SocketIoLayer;
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -152,25 +153,29 @@ pub async fn run(
             tracing::warn!(%err, "cannot set TCP_NODELAY");
         }
     });
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    // When the grace period ends, set when the signal comes: it counts for
+    // the HTTP side and the socket workers together.
+    let (deadline_tx, deadline_rx) = tokio::sync::watch::channel(None::<Instant>);
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: disconnecting sockets");
-        let _ = stopping_tx.send(());
+        deadline_tx.send_replace(Some(Instant::now() + grace));
         io.close().await;
     };
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(signal);
     let served = tokio::select! {
         served = server.into_future() => served,
-        () = async { let _ = stopping_rx.await; tokio::time::sleep(grace).await } => {
+        () = grace_over(deadline_rx.clone()) => {
             tracing::warn!("grace period over: closing remaining connections");
             Ok(())
         }
     };
+    let signalled = *deadline_rx.borrow();
+    let deadline = signalled.unwrap_or_else(|| Instant::now() + grace);
     core.shutdown.cancel();
     core.workers.close();
-    if tokio::time::timeout(grace, core.workers.wait())
+    if tokio::time::timeout_at(deadline, core.workers.wait())
         .await
         .is_err()
     {
@@ -179,4 +184,14 @@ pub async fn run(
     core.store.close().await;
     tracing::info!("stopped");
     served
+}
+
+/// Resolves when the grace period set at the shutdown signal is over; never,
+/// if the server finishes without a signal.
+async fn grace_over(mut deadline: tokio::sync::watch::Receiver<Option<Instant>>) {
+    let set = deadline.wait_for(Option::is_some).await.map(|set| *set);
+    let Ok(Some(until)) = set else {
+        return std::future::pending().await;
+    };
+    tokio::time::sleep_until(until).await;
 }

@@ -135,16 +135,17 @@ impl Page {
         after: Option<i64>,
         limit: Option<i64>,
     ) -> Result<Self, PageError> {
-        let limit = limit.unwrap_or(HISTORY_DEFAULT);
-        if !(1..=HISTORY_MAX).contains(&limit) {
-            return Err(PageError::Limit);
-        }
+        // Cursors first: the order the protocol lists the fields in.
         let cursor = match (before, after) {
             (None, None) => Cursor::Latest,
             (Some(b), None) if b > 0 => Cursor::Before(b),
             (None, Some(a)) if a > 0 => Cursor::After(a),
             _ => return Err(PageError::Cursor),
         };
+        let limit = limit.unwrap_or(HISTORY_DEFAULT);
+        if !(1..=HISTORY_MAX).contains(&limit) {
+            return Err(PageError::Limit);
+        }
         Ok(Self { cursor, limit })
     }
 }

@@ -144,6 +144,7 @@ impl Command {
             }
             "mute" => {
                 let p: MutePayload = payload(data)?;
+                let (room, user) = (room(&p.room)?, positive(p.user_id)?);
                 if p.minutes > MAX_MUTE_MINUTES {
                     return Err(Failure::new(
                         Code::InvalidPayload,
@@ -151,8 +152,8 @@ impl Command {
                     ));
                 }
                 Ok(Self::Mute {
-                    room: room(&p.room)?,
-                    user: positive(p.user_id)?,
+                    room,
+                    user,
                     minutes: p.minutes,
                 })
             }
@@ -199,8 +200,11 @@ fn payload<T: DeserializeOwned>(data: Value) -> Result<T, Failure> {
             "the payload must be an object",
         ));
     }
-    serde_json::from_value(data)
-        .map_err(|err| Failure::new(Code::InvalidPayload, format!("invalid payload: {err}")))
+    serde_json::from_value(data).map_err(|err| {
+        // serde quotes the offending value; a client's value can be long.
+        let detail: String = err.to_string().chars().take(200).collect();
+        Failure::new(Code::InvalidPayload, format!("invalid payload: {detail}"))
+    })
 }
 
 #[cfg(test)]
