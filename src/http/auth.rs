@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::extract::{Authenticated, Body, ClientIp, SecureCookie};
 use crate::app::AppState;
-use crate::auth::{Issued, SESSION_COOKIE, SESSION_TTL_MS};
+use crate::auth::{Issued, SESSION_COOKIE, SESSION_TTL_MS, token_from_headers};
 use crate::error::Failure;
 use crate::limits::Limits;
 use crate::ratelimit::Key;
@@ -106,6 +106,20 @@ async fn within_rate(state: &AppState, key: Key) -> Result<(), Failure> {
         .check(key)
         .await
         .map_err(Failure::rate_limited)
+}
+
+/// `GET /api/session`: like `/api/me`, but answers 200 with `user: null`
+/// when there is no live session, so that a page can ask on every load
+/// without a failed request (browsers log every 401 as an error).
+pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+    let identity = match token_from_headers(&headers) {
+        Some(token) => state.core.auth.authenticate(&token).await.ok(),
+        None => None,
+    };
+    Json(match identity {
+        Some(identity) => json!({ "user": identity.user, "admin": identity.admin }),
+        None => json!({ "user": null, "admin": false }),
+    })
 }
 
 fn signed_in(status: StatusCode, issued: Issued, secure: bool) -> Response {

@@ -257,3 +257,22 @@ async fn the_cookie_is_secure_only_when_configured_or_behind_an_https_proxy() {
     assert!(cookie_of(&proxied, &https).await.contains("Secure"));
     assert!(!cookie_of(&proxied, &[]).await.contains("Secure"));
 }
+
+#[tokio::test]
+async fn the_session_endpoint_answers_200_with_or_without_a_session() {
+    let app = spawn_app().await;
+    let anonymous: serde_json::Value = app
+        .get_with_token("/api/session", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(anonymous, json!({ "user": null, "admin": false }));
+    let garbage = app.get_with_token("/api/session", Some("garbage")).await;
+    assert_eq!(garbage.status(), StatusCode::OK);
+    let first = app.signed_up("admiral").await;
+    let response = app.get_with_token("/api/session", Some(&first.token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body, json!({ "user": first.user, "admin": true }));
+}

@@ -31,14 +31,18 @@ async function request(method, path, body) {
   return data;
 }
 
-/** The signed-in user, or null when there is no (valid) session cookie. */
+/**
+ * The signed-in user and whether they are an admin; `user` is null when
+ * there is no (valid) session cookie. /api/session answers 200 either way,
+ * so a fresh visit logs no failed request.
+ */
+export async function session() {
+  return request('GET', '/api/session');
+}
+
+/** The signed-in user, or null. */
 export async function me() {
-  try {
-    return (await request('GET', '/api/me')).user;
-  } catch (error) {
-    if (error.status === 401) return null;
-    throw error;
-  }
+  return (await session()).user;
 }
 
 export const login = (username, password) =>
