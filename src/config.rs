@@ -76,8 +76,9 @@ pub struct Config {
     #[arg(long, env = "BANTER_SEND_RATE", default_value = "10:60")]
     pub send_rate: Rate,
 
-    /// Rooms one user may join: BURST:PER_MINUTE.
-    #[arg(long, env = "BANTER_JOIN_RATE", default_value = "20:30")]
+    /// Rooms one user may join: BURST:PER_MINUTE. The burst must cover a
+    /// client rejoining all its rooms after a reconnect.
+    #[arg(long, env = "BANTER_JOIN_RATE", default_value = "50:60")]
     pub join_rate: Rate,
 
     /// Typing notices one user may send in one room: BURST:PER_MINUTE.
