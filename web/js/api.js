@@ -40,11 +40,6 @@ export async function session() {
   return request('GET', '/api/session');
 }
 
-/** The signed-in user, or null. */
-export async function me() {
-  return (await session()).user;
-}
-
 export const login = (username, password) =>
   request('POST', '/api/auth/login', { username, password }).then((r) => r.user);
 export const register = (username, password) =>

@@ -4,9 +4,11 @@
 
 import * as api from './api.js';
 import { byId, el } from './dom.js';
-import { hueOf, typingText } from './format.js';
+import { formatTime, hueOf, typingText } from './format.js';
 import { createConnection } from './socket/connection.js';
-import { addMessages, addNotice, createRoom, newClientId, newestId, oldestId, settlePending } from './state.js';
+import {
+  addMessages, addNotice, createRoom, newClientId, newestId, oldestId, removeMessage, settlePending,
+} from './state.js';
 import { clearTyping, createTypingNotifier, trackTyping } from './typing.js';
 import { createComposer } from './views/composer.js';
 import { createLayout } from './views/layout.js';
@@ -24,17 +26,24 @@ const ANNOUNCE_KEEP = 5;
  * Shows the chat for `me` and keeps it running.
  * @param {object} me the signed-in user
  * @param {(notice: string) => void} onSignedOut
+ * @param {object} [opts]
+ * @param {boolean} [opts.admin] a server admin: may delete any message, mute and ban
  */
-export function startChat(me, onSignedOut) {
+export function startChat(me, onSignedOut, { admin = false } = {}) {
   const rooms = new Map(); // joined rooms, in the order they were joined
   const saved = loadSaved(me);
   let current = null;
   let signedOut = false;
+  let muteTimer = null;
 
   const layout = createLayout({ onClose: () => composer.focus() });
   const status = createStatusView();
-  const messagesView = createMessagesView({ me, onNearTop: loadOlder, onRetry: retry, onDiscard: discard });
-  const membersView = createMembersView({ me });
+  const messagesView = createMessagesView({
+    me, onNearTop: loadOlder, onRetry: retry, onDiscard: discard,
+    canDelete: (msg) => admin || msg.author.id === me.id,
+    onDelete: deleteMessage,
+  });
+  const membersView = createMembersView({ me, admin, onMute: mute, onBan: ban });
   const roomsView = createRoomsView({ onOpen: openRoom, onJoin: joinRoom, onLeave: leaveRoom });
   const typingNotifier = createTypingNotifier((event, payload) => conn.notify(event, payload));
   const composer = createComposer({
@@ -50,7 +59,9 @@ export function startChat(me, onSignedOut) {
     },
     onConnect,
     onUnauthorized: () => signOut('Your session has ended. Please sign in again.'),
-    events: { message: onMessage, joined: onJoined, left: onLeft, typing: onTyping },
+    events: {
+      message: onMessage, joined: onJoined, left: onLeft, typing: onTyping, deleted: onDeleted, muted: onMuted,
+    },
   });
 
   showMe();
@@ -134,6 +145,20 @@ export function startChat(me, onSignedOut) {
     if (room && user.id !== me.id) trackTyping(room, user, active, () => renderTyping(room));
   }
 
+  function onDeleted({ room: name, id }) {
+    const room = rooms.get(name);
+    if (room) forget(room, id);
+  }
+
+  function onMuted({ room: name, user, until }) {
+    const room = rooms.get(name);
+    if (!room) return;
+    const active = until > Date.now();
+    const who = user.id === me.id ? 'You were' : `${user.name} was`;
+    notice(room, active ? `${who} muted until ${formatTime(until)}` : `${who} unmuted`);
+    if (user.id === me.id) setMuted(room, active ? until : 0);
+  }
+
   // ---- timeline ------------------------------------------------------------
 
   /**
@@ -161,6 +186,18 @@ export function startChat(me, onSignedOut) {
     if (room.name !== current) return;
     messagesView.appended(1);
     membersView.render(room);
+  }
+
+  /** Takes a deleted message out of a room, wherever that room is shown (or not). */
+  function forget(room, id) {
+    const removed = removeMessage(room, id, me.id);
+    if (!removed) return;
+    if (room.name === current) {
+      messagesView.removed(id);
+    } else if (removed.unread) {
+      room.unread -= 1;
+      renderRooms();
+    }
   }
 
   // Only older history loads here; newer comes live or through catchUp.
@@ -207,9 +244,17 @@ export function startChat(me, onSignedOut) {
     } catch (error) {
       // Lost with the connection: it goes again (same client_id) on reconnect.
       if (error.code === 'disconnected') p.state = 'queued';
+      else if (error.code === 'muted') mutedSend(room, p, error);
       else Object.assign(p, { state: 'failed', error: describeSendError(error) });
     }
     if (room.name === current) messagesView.renderPending();
+  }
+
+  // A join does not say whether we are muted; a refused send does, and
+  // says for how long.
+  function mutedSend(room, p, error) {
+    setMuted(room, Date.now() + (error.retryAfterMs ?? 0));
+    Object.assign(p, { state: 'failed', muted: true, error: `${mutedText(room)}.` });
   }
 
   function retry(p) {
@@ -225,6 +270,43 @@ export function startChat(me, onSignedOut) {
     settlePending(room, p.clientId);
     messagesView.renderPending();
     composer.focus();
+  }
+
+  // ---- moderation ------------------------------------------------------------
+
+  // The `deleted` event removes it too; whichever comes first wins, the
+  // other finds nothing left to remove.
+  async function deleteMessage(msg) {
+    await conn.request('delete', { id: msg.id });
+    const room = rooms.get(msg.room);
+    if (room) forget(room, msg.id);
+  }
+
+  // The `muted` event that follows puts the notice in the room.
+  async function mute(roomName, user, minutes) {
+    await conn.request('mute', { room: roomName, user_id: user.id, minutes });
+  }
+
+  async function ban(user) {
+    await conn.request('ban', { user_id: user.id });
+  }
+
+  function setMuted(room, until) {
+    room.mutedUntil = until;
+    if (room.name === current) renderMuted();
+  }
+
+  function mutedText(room) {
+    return `You are muted in #${room.name} until ${formatTime(room.mutedUntil)}`;
+  }
+
+  // The line above the composer; it clears itself when the mute runs out.
+  function renderMuted() {
+    clearTimeout(muteTimer);
+    const room = rooms.get(current);
+    const left = room ? room.mutedUntil - Date.now() : 0;
+    composer.setNotice(left > 0 ? mutedText(room) : '');
+    if (left > 0) muteTimer = setTimeout(renderMuted, left + 100);
   }
 
   // ---- rooms ---------------------------------------------------------------
@@ -301,6 +383,7 @@ export function startChat(me, onSignedOut) {
     membersView.render(room);
     renderTyping(room);
     renderRooms();
+    renderMuted();
     messagesView.renderHistoryStatus();
   }
 
@@ -337,6 +420,7 @@ export function startChat(me, onSignedOut) {
     if (signedOut) return;
     signedOut = true;
     typingNotifier.stop();
+    clearTimeout(muteTimer);
     conn.close();
     if (!noticeText) await api.logout().catch(() => {});
     onSignedOut(noticeText);

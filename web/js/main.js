@@ -9,15 +9,21 @@ import { createSigninView } from './views/signin.js';
 // A notice to show on the sign-in screen after the page reloads itself.
 const NOTICE_KEY = 'banter:notice';
 
+// After signing in, ask the session again: only it says whether this
+// account is an admin (the first account on a new server is one). Guests
+// never are.
 const signin = createSigninView({
-  onAccount: async (action, name, password) => enterChat(await api[action](name, password)),
-  onGuest: async (name) => enterChat(await api.guest(name)),
+  onAccount: async (action, name, password) => {
+    await api[action](name, password);
+    enterChat(await api.session());
+  },
+  onGuest: async (name) => enterChat({ user: await api.guest(name), admin: false }),
 });
 
-function enterChat(user) {
+function enterChat({ user, admin }) {
   signin.hide();
   byId('chat').hidden = false;
-  startChat(user, signedOut);
+  startChat(user, signedOut, { admin });
 }
 
 // Signing out reloads the page: every listener and timer of the old session
@@ -28,16 +34,16 @@ function signedOut(notice) {
 }
 
 async function boot() {
-  let user = null;
+  let session = { user: null, admin: false };
   let problem = '';
   try {
-    user = await api.me();
+    session = await api.session();
   } catch (error) {
     problem = error.message;
   }
   byId('boot').hidden = true;
-  if (user) {
-    enterChat(user);
+  if (session.user) {
+    enterChat(session);
     return;
   }
   const notice = sessionStorage.getItem(NOTICE_KEY) ?? problem;

@@ -24,6 +24,8 @@ export function createRoom(name) {
     /** Whether every message up to syncedId is held (false while disconnected or catching up). */
     synced: false,
     syncedId: 0,
+    /** Until when we are muted here (ms since the epoch; 0 or past: not muted). */
+    mutedUntil: 0,
   };
 }
 
@@ -66,6 +68,22 @@ export function addMessages(room, messages) {
 function insertById(room, msg) {
   const index = room.items.findIndex((item) => item.kind === 'msg' && item.msg.id > msg.id);
   room.items.splice(index === -1 ? room.items.length : index, 0, { kind: 'msg', msg });
+}
+
+/**
+ * Takes a deleted message out of the timeline. Its id stays in `ids`, so a
+ * history page fetched before the deletion cannot bring it back. Returns
+ * the removed message and whether it was unread (null when not held).
+ */
+export function removeMessage(room, id, meId) {
+  const index = room.items.findIndex((item) => item.kind === 'msg' && item.msg.id === id);
+  if (index === -1) return null;
+  const { msg } = room.items[index];
+  // The unread ones are the newest `unread` messages from others.
+  const othersAfter = room.items.slice(index + 1).filter((item) => item.kind === 'msg' && item.msg.author.id !== meId).length;
+  const unread = msg.author.id !== meId && othersAfter < room.unread;
+  room.items.splice(index, 1);
+  return { msg, unread };
 }
 
 /** A presence line ("Alice joined") at the current end of the timeline. */

@@ -13,6 +13,7 @@ const MAX_HEIGHT_PX = 200;
 export function createComposer({ onSend, onInput }) {
   const form = byId('composer');
   const input = byId('composer-input');
+  const notice = byId('composer-notice');
 
   function grow() {
     input.style.height = 'auto';
@@ -50,6 +51,10 @@ export function createComposer({ onSend, onInput }) {
     },
     setRoom(name) {
       input.placeholder = `Message #${name}`;
+    },
+    /** A standing note about sending here (a mute); '' hides it. */
+    setNotice(text) {
+      if (notice.textContent !== text) notice.textContent = text;
     },
   };
 }

@@ -1,22 +1,96 @@
-// Who is online in the open room, kept live by joined/left events.
+// Who is online in the open room, kept live by joined/left events. Admins
+// also get moderation actions per member (never on themselves: the server
+// refuses a self-ban, and muting yourself helps no one).
 
 import { byId, el } from '../dom.js';
 import { avatar } from '../format.js';
+import { focusConfirm, inlineConfirm } from './confirm.js';
 
-export function createMembersView({ me }) {
+const MUTE_MINUTES = 10;
+
+/**
+ * @param {object} opts
+ * @param {object} opts.me
+ * @param {boolean} opts.admin
+ * @param {(room: string, user: object, minutes: number) => Promise<void>} opts.onMute
+ * @param {(user: object) => Promise<void>} opts.onBan
+ */
+export function createMembersView({ me, admin, onMute, onBan }) {
   const list = byId('member-list');
   const total = byId('members-total');
   const count = byId('members-count');
+  // user id → {step: 'confirm'|'busy'|'error', error}; survives redraws
+  // (someone joining while the admin is confirming a ban).
+  const states = new Map();
+  let room = null;
+
+  function set(user, state, focus) {
+    if (state) states.set(user.id, state);
+    else states.delete(user.id);
+    const node = actions(user);
+    list.querySelector(`li[data-user-id="${user.id}"] .member-actions`)?.replaceWith(node);
+    if (focus === 'confirm') focusConfirm(node);
+    if (focus === 'first') node.querySelector('button')?.focus();
+  }
+
+  async function run(user, action) {
+    set(user, { step: 'busy' });
+    try {
+      await action();
+      set(user, null);
+    } catch (error) {
+      set(user, { step: 'error', error: error.message }, 'first');
+    }
+  }
+
+  function button(label, onclick, extra = {}) {
+    return el('button', { type: 'button', className: 'mini-btn', onclick, ...extra }, label);
+  }
+
+  function idleActions(user) {
+    const mute = (minutes) => run(user, () => onMute(room.name, user, minutes));
+    return [
+      button(`Mute ${MUTE_MINUTES} min`, () => mute(MUTE_MINUTES), { 'aria-label': `Mute ${user.name} for ${MUTE_MINUTES} minutes` }),
+      button('Unmute', () => mute(0), { 'aria-label': `Unmute ${user.name}` }),
+      button('Ban', () => set(user, { step: 'confirm' }, 'confirm'), { className: 'mini-btn danger', 'aria-label': `Ban ${user.name}` }),
+    ];
+  }
+
+  function actionBody(user, state) {
+    if (!state) return idleActions(user);
+    if (state.step === 'confirm') {
+      return [inlineConfirm({
+        question: `Ban ${user.name}?`, confirm: 'Ban',
+        onConfirm: () => run(user, () => onBan(user)), onCancel: () => set(user, null, 'first'),
+      })];
+    }
+    if (state.step === 'busy') return [el('span', { className: 'confirm-question', role: 'status' }, 'Working…')];
+    return [el('span', { className: 'action-error', role: 'alert' }, state.error,
+      button('OK', () => set(user, null, 'first')))];
+  }
+
+  function actions(user) {
+    return el('div', { className: 'member-actions', role: 'group', 'aria-label': `Moderate ${user.name}` },
+      ...actionBody(user, states.get(user.id)));
+  }
+
+  function item(user) {
+    const self = user.id === me.id;
+    return el('li', { className: 'member', 'data-name': user.name, 'data-user-id': user.id },
+      avatar(user.name, 'avatar-small'),
+      el('span', { className: 'member-name' }, user.name),
+      self ? el('span', { className: 'tag tag-you' }, 'you') : null,
+      user.guest ? el('span', { className: 'tag' }, 'guest') : null,
+      admin && !self ? actions(user) : null);
+  }
 
   return {
-    render(room) {
+    render(next) {
+      if (next !== room) states.clear(); // a confirm belongs to the room it was asked in
+      room = next;
       const members = [...room.members.values()].sort((a, b) =>
         (b.id === me.id) - (a.id === me.id) || a.name.localeCompare(b.name));
-      list.replaceChildren(...members.map((user) => el('li', { className: 'member', 'data-name': user.name },
-        avatar(user.name, 'avatar-small'),
-        el('span', { className: 'member-name' }, user.name),
-        user.id === me.id ? el('span', { className: 'tag tag-you' }, 'you') : null,
-        user.guest ? el('span', { className: 'tag' }, 'guest') : null)));
+      list.replaceChildren(...members.map(item));
       total.textContent = `— ${members.length}`;
       count.textContent = String(members.length);
     },

@@ -4,6 +4,7 @@
 
 import { byId, el, clear } from '../dom.js';
 import { avatar, formatDay, formatFull, formatTime, linkify, startOfDay } from '../format.js';
+import { createDeleteAction } from './delete-action.js';
 
 const GROUP_GAP_MS = 5 * 60_000;
 const PIN_SLACK_PX = 48;
@@ -15,13 +16,16 @@ const LOAD_OLDER_PX = 120;
  * @param {() => void} opts.onNearTop      the reader reached the top: load older history
  * @param {(p: object) => void} opts.onRetry
  * @param {(p: object) => void} opts.onDiscard
+ * @param {(msg: object) => boolean} opts.canDelete
+ * @param {(msg: object) => Promise<void>} opts.onDelete
  */
-export function createMessagesView({ me, onNearTop, onRetry, onDiscard }) {
+export function createMessagesView({ me, onNearTop, onRetry, onDiscard, canDelete, onDelete }) {
   const scroller = byId('messages');
   const list = byId('message-list');
   const pendingList = byId('pending-list');
   const historyStatus = byId('history-status');
   const newButton = byId('new-messages');
+  const deleteAction = createDeleteAction({ list, onDelete });
   let pinned = true;
   let room = null;
 
@@ -99,6 +103,7 @@ export function createMessagesView({ me, onNearTop, onRetry, onDiscard }) {
         time);
       li.append(avatar(msg.author.name), el('div', { className: 'msg-body' }, meta, text));
     }
+    if (canDelete(msg)) li.append(deleteAction.render(msg));
     return li;
   }
 
@@ -106,10 +111,11 @@ export function createMessagesView({ me, onNearTop, onRetry, onDiscard }) {
     const status = {
       queued: 'Waiting for connection…',
       sending: 'Sending…',
-      failed: `Not sent: ${p.error}`,
+      // A mute says itself when it ends; retrying before then is pointless.
+      failed: p.muted ? `Not sent. ${p.error}` : `Not sent: ${p.error}`,
     }[p.state];
     const actions = p.state === 'failed' ? [
-      el('button', { type: 'button', className: 'link-btn', onclick: () => onRetry(p) }, 'Retry'),
+      p.muted ? null : el('button', { type: 'button', className: 'link-btn', onclick: () => onRetry(p) }, 'Retry'),
       el('button', { type: 'button', className: 'link-btn', onclick: () => onDiscard(p) }, 'Discard'),
     ] : [];
     return el('li', { className: `msg own cont pending ${p.state}`, 'data-client-id': p.clientId },
@@ -133,8 +139,17 @@ export function createMessagesView({ me, onNearTop, onRetry, onDiscard }) {
       nodes.push(...renderItem(prev, item));
       prev = item;
     }
+    const focusedId = list.contains(document.activeElement) ? document.activeElement.closest('li')?.dataset.id : null;
     list.replaceChildren(...nodes);
     renderHistoryStatus();
+    if (focusedId !== null) keepFocus(focusedId);
+  }
+
+  // A redraw replaces every node: put keyboard focus back on the same
+  // message's action, or on the list when that message is gone.
+  function keepFocus(id) {
+    const target = list.querySelector(`li[data-id="${id}"] .msg-actions button`) ?? scroller;
+    target.focus({ preventScroll: true });
   }
 
   return {
@@ -171,6 +186,12 @@ export function createMessagesView({ me, onNearTop, onRetry, onDiscard }) {
       const before = scroller.scrollHeight - scroller.scrollTop;
       renderAll();
       scroller.scrollTop = scroller.scrollHeight - before;
+    },
+
+    /** A message of the open room was deleted: redraw so grouping and days stay right. */
+    removed(id) {
+      deleteAction.forget(id);
+      this.rerender();
     },
 
     renderPending() {
