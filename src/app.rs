@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::serve::ListenerExt;
-use socketioxide::SocketIo;
 use socketioxide::layer::SocketIoLayer;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -22,7 +21,7 @@ use crate::limits::Limits;
 use crate::origin::OriginPolicy;
 use crate::presence::{LocalPresence, Presence};
 use crate::ratelimit::{Limiter, LocalLimiter};
-use crate::realtime::{self, ConnectionCounts, RoomLocks};
+use crate::realtime::{self, Adapter, ConnectionCounts, Laggards, RoomLocks, Sequencer, SocketIo};
 use crate::store::{SqliteStore, Store, StoreError};
 
 /// Why the server could not start.
@@ -55,6 +54,10 @@ pub struct Core {
     pub proxies: Arc<TrustedProxies>,
     pub limiter: Arc<dyn Limiter>,
     pub connections: ConnectionCounts,
+    /// The ordered path of messages and joins (group commit, then broadcast).
+    pub sequencer: Sequencer,
+    /// Connections being disconnected for falling behind.
+    pub laggards: Arc<Laggards>,
     /// The connection workers, so shutdown can let them finish what they
     /// started before the store closes.
     pub workers: TaskTracker,
@@ -71,14 +74,18 @@ pub struct AppState {
     pub io: SocketIo,
     /// Whether session cookies are always marked `Secure`.
     pub secure_cookies: bool,
-    layer: SocketIoLayer,
+    layer: SocketIoLayer<Adapter>,
 }
 
 impl AppState {
     /// Opens the store and sets up Socket.IO from the configuration.
     pub async fn new(config: &Config) -> Result<Self, StartError> {
         let store = open_store(config).await?;
+        let (sequencer, queue) = Sequencer::new();
+        let (laggards, lagging) = Laggards::new();
         let core = Core {
+            sequencer,
+            laggards,
             auth: Auth::new(store.clone(), config.guests, &config.admins),
             store,
             presence: Arc::new(LocalPresence::default()),
@@ -91,7 +98,7 @@ impl AppState {
             workers: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         };
-        let (layer, io) = realtime::socket_io(core.clone());
+        let (layer, io) = realtime::socket_io(core.clone(), queue, lagging);
         Ok(Self {
             core,
             io,

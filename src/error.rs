@@ -177,7 +177,10 @@ impl From<StoreError> for Failure {
         match err {
             StoreError::NameTaken => Failure::new(Code::NameTaken, err.to_string()),
             StoreError::RoomNotFound => Failure::new(Code::RoomNotFound, err.to_string()),
-            StoreError::Database(_) | StoreError::Migrate(_) => Failure::internal(&err),
+            StoreError::Database(_)
+            | StoreError::Migrate(_)
+            | StoreError::Writer(_)
+            | StoreError::WriterGone => Failure::internal(&err),
         }
     }
 }

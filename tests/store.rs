@@ -43,10 +43,10 @@ async fn say(
     let text = MessageText::parse(text, &Limits::default()).unwrap();
     let client_id = client_id.map(|c| ClientId::parse(c).unwrap());
     let new = NewMessage {
-        room,
-        author,
-        text: &text,
-        client_id: client_id.as_ref(),
+        room: room.clone(),
+        author: author.clone(),
+        text,
+        client_id,
         ts: 1,
     };
     store.insert_message(new).await.unwrap()

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use axum::http::HeaderValue;
 use axum::http::header::{HOST, ORIGIN};
 use serde_json::Value;
-use socketioxide::SocketIo;
-use socketioxide::extract::{AckSender, Event, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, Event, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
+use socketioxide::socket::Sid;
+use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::{Connection, EVENTS, Place, Slot, inbox};
+use super::sequencer::{self, Queue};
+use super::{Adapter, Connection, EVENTS, Place, Slot, SocketIo, SocketRef, delivery, inbox};
 use crate::app::Core;
 use crate::auth::{AuthError, Identity, token_from_headers};
 use crate::error::error_chain;
@@ -36,9 +38,16 @@ pub enum ConnectError {
 }
 
 /// Builds the Socket.IO layer and handle, with Banter's namespace on it.
-pub fn socket_io(core: Core) -> (SocketIoLayer, SocketIo) {
+pub fn socket_io(
+    core: Core,
+    queue: Queue,
+    lagging: UnboundedReceiver<Sid>,
+) -> (SocketIoLayer<Adapter>, SocketIo) {
     let max = core.limits.max_packet_bytes;
-    let (layer, io) = SocketIo::builder()
+    let laggards = core.laggards.clone();
+    let (store, stop) = (core.store.clone(), core.shutdown.clone());
+    let (layer, io) = socketioxide::SocketIo::builder()
+        .with_adapter::<Adapter>(laggards.clone())
         // socketioxide applies `max_payload` to long-polling only; the
         // WebSocket limit is separate and defaults to 64 MiB.
         .max_payload(max as u64)
@@ -52,6 +61,8 @@ pub fn socket_io(core: Core) -> (SocketIoLayer, SocketIo) {
         .build_layer();
     // The last middleware added runs first: authenticate, then open.
     io.ns("/", on_connect.with(open_connection).with(authenticate));
+    tokio::spawn(sequencer::run(queue, store, io.clone(), laggards));
+    tokio::spawn(delivery::evictor(io.clone(), lagging, stop));
     (layer, io)
 }
 
@@ -122,6 +133,7 @@ async fn open_connection(
         io,
         identity,
         sid: s.id.to_string(),
+        socket_id: s.id,
         _place: place,
     };
     inbox::open(&s, conn);
@@ -143,7 +155,7 @@ async fn on_event(
     slot: Slot,
     s: SocketRef,
     Event(event): Event,
-    ack: AckSender,
+    ack: AckSender<Adapter>,
     TryData(data): TryData<Value>,
 ) {
     slot.fill(inbox::Job {

@@ -10,14 +10,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use serde_json::Value;
-use socketioxide::adapter::LocalAdapter;
-use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide::extract::AckSender;
 use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::Connection;
+use super::{Adapter, Connection, SocketRef};
 use crate::error::{Code, Failure};
 use crate::limits::INBOX_CAPACITY;
 
@@ -26,7 +25,7 @@ pub struct Job {
     pub socket: SocketRef,
     pub event: String,
     pub data: Option<Value>,
-    pub ack: AckSender,
+    pub ack: AckSender<Adapter>,
 }
 
 /// The sending side of a connection's queue, kept in the socket's extensions.
@@ -36,11 +35,11 @@ struct Inbox(mpsc::Sender<oneshot::Receiver<Job>>);
 /// An event's reserved place in its connection's queue.
 pub struct Slot(Result<oneshot::Sender<Job>, Failure>);
 
-impl FromMessageParts<LocalAdapter> for Slot {
+impl FromMessageParts<Adapter> for Slot {
     type Error = Infallible;
 
     fn from_message_parts(
-        s: &Arc<Socket<LocalAdapter>>,
+        s: &Arc<Socket<Adapter>>,
         _: &mut socketioxide::handler::Value,
         _: &Option<i64>,
     ) -> Result<Self, Infallible> {

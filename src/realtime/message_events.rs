@@ -10,8 +10,8 @@ use crate::ratelimit::Key;
 use crate::rooms::RoomName;
 use crate::store::{Inserted, NewMessage};
 
-/// Stores a message, then broadcasts it to the room (sender included) and
-/// acknowledges it. A resend with a known `client_id` only acknowledges.
+/// Stores a message (group-committed with whatever else arrived at the same
+/// time), then broadcasts it to the room (sender included) and acknowledges it. A resend with a known `client_id` only acknowledges.
 pub async fn on_send(
     conn: &Connection,
     room: RoomName,
@@ -33,20 +33,16 @@ pub async fn on_send(
             ..Failure::new(Code::Muted, format!("you are muted in {room}"))
         });
     }
-    let core = &conn.core;
-    let _guard = core.locks.lock(&room).await;
     let new = NewMessage {
-        room: &room,
-        author: &conn.identity.user,
-        text: &text,
-        client_id: client_id.as_ref(),
+        room,
+        author: conn.identity.user.clone(),
+        text,
+        client_id,
         ts: now,
     };
-    match core.store.insert_message(new).await? {
-        Inserted::New(message) => {
-            conn.broadcast(&room, None, "message", &message);
-            Ok(json!({ "ok": true, "message": message, "duplicate": false }))
-        }
+    // Broadcast by the sequencer once on disk, before this acknowledgement.
+    match conn.core.sequencer.send(new).await? {
+        Inserted::New(message) => Ok(json!({ "ok": true, "message": message, "duplicate": false })),
         Inserted::Duplicate(message) => {
             Ok(json!({ "ok": true, "message": message, "duplicate": true }))
         }

@@ -8,8 +8,11 @@
 //! - `command`: client events parsed into typed commands;
 //! - `room_events` (join, leave, typing), `message_events` (send, history),
 //!   `moderation_events` (delete, mute, ban): the handlers;
-//! - `delivery`: fan-out to a room, one connection at a time, so a
-//!   connection that falls behind is disconnected rather than skipped;
+//! - `sequencer`: the ordered path of messages and joins: group commit,
+//!   then broadcast in log order;
+//! - `delivery`: Banter's socketioxide adapter: fan-out of one encoded
+//!   packet, so a connection that falls behind is disconnected rather than
+//!   skipped;
 //! - `locks`, `connections`: per-room ordering and per-address caps.
 
 mod command;
@@ -21,12 +24,12 @@ mod locks;
 mod message_events;
 mod moderation_events;
 mod room_events;
+mod sequencer;
 
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
 
 use crate::app::Core;
 use crate::auth::Identity;
@@ -35,8 +38,17 @@ use crate::rooms::RoomName;
 pub use command::{Command, EVENTS};
 pub use connect::{ConnectError, socket_io};
 pub use connections::{ConnectionCounts, Place};
+pub use delivery::Laggards;
 pub use inbox::Slot;
 pub use locks::RoomLocks;
+pub use sequencer::{Queue, Sequencer};
+
+/// The socketioxide adapter every namespace runs on.
+pub type Adapter = delivery::Fanout;
+/// The Socket.IO handle, on Banter's adapter.
+pub type SocketIo = socketioxide::SocketIo<Adapter>;
+/// A connected socket, on Banter's adapter.
+pub type SocketRef = socketioxide::extract::SocketRef<Adapter>;
 
 /// One authenticated connection, owned by its worker task.
 pub struct Connection {
@@ -44,6 +56,7 @@ pub struct Connection {
     pub io: SocketIo,
     pub identity: Identity,
     pub sid: String,
+    pub socket_id: socketioxide::socket::Sid,
     _place: Arc<Place>,
 }
 
@@ -87,7 +100,7 @@ impl Connection {
             && let Err(err) = ack.send(&reply)
         {
             if delivery::is_full(&err) {
-                delivery::evict(socket);
+                delivery::evict(&self.core.laggards, &socket);
             } else {
                 tracing::debug!(sid = %self.sid, %err, "cannot acknowledge an event");
             }
@@ -102,22 +115,23 @@ impl Connection {
             let _guard = self.core.locks.lock(&room).await;
             self.emit_left(&room).await;
         }
+        self.core.laggards.forget(self.socket_id);
         tracing::debug!(sid = %self.sid, user = user.id, "disconnected");
     }
 
     async fn emit_left(&self, room: &RoomName) {
         let payload = json!({ "room": room.as_str(), "user": self.identity.user });
-        self.broadcast(room, None, "left", &payload);
+        self.broadcast(room, None, "left", &payload).await;
     }
 
     /// Emits an event to a room's connections, less those in `except`.
-    pub(super) fn broadcast<T: Serialize + ?Sized>(
+    pub(super) async fn broadcast<T: Serialize + ?Sized>(
         &self,
         room: &RoomName,
         except: Option<String>,
         event: &str,
         data: &T,
     ) {
-        delivery::to_room(&self.io, room, except, event, data);
+        delivery::to_room(&self.io, room, except, event, data).await;
     }
 }

@@ -29,7 +29,7 @@ pub async fn on_delete(conn: &Connection, id: MessageId) -> Result<Value, Failur
         return Err(Failure::new(Code::MessageNotFound, "no such message"));
     }
     let event = json!({ "room": room.as_str(), "id": id });
-    conn.broadcast(&room, None, "deleted", &event);
+    conn.broadcast(&room, None, "deleted", &event).await;
     Ok(json!({ "ok": true }))
 }
 
@@ -47,7 +47,7 @@ pub async fn on_mute(
     let until = now_ms() + i64::from(minutes) * 60_000;
     core.store.set_mute(&room, target.id, until).await?;
     let event = json!({ "room": room.as_str(), "user": target, "until": until });
-    conn.broadcast(&room, None, "muted", &event);
+    conn.broadcast(&room, None, "muted", &event).await;
     Ok(json!({ "ok": true, "until": until }))
 }
 

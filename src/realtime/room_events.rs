@@ -1,50 +1,58 @@
 //! Room events: `join`, `leave` and `typing`.
 
 use serde_json::{Value, json};
-use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide::extract::AckSender;
 
-use super::Connection;
+use super::sequencer::JoinReply;
+use super::{Adapter, Connection, SocketRef};
 use crate::clock::now_ms;
 use crate::error::{Code, Failure};
 use crate::limits::HISTORY_DEFAULT;
-use crate::messages::Page;
 use crate::presence::Change;
 use crate::ratelimit::Key;
 use crate::rooms::RoomName;
 
 /// Joins a room (creating it on first use) and answers with its members and
-/// latest messages. The ack is sent under the room lock: every message stored
-/// before is in it, every message stored after arrives as an event after it.
+/// latest messages. The ack is sent by the sequencer at the join's place in
+/// the message log: every message stored before is in it, every message
+/// stored after arrives as an event after it.
 pub async fn on_join(
     conn: &Connection,
     socket: &SocketRef,
     name: RoomName,
-    ack: &mut Option<AckSender>,
+    ack: &mut Option<AckSender<Adapter>>,
 ) -> Result<Value, Failure> {
     let core = &conn.core;
     if !core.presence.is_member(&name, &conn.sid).await {
         conn.within_rate(Key::Join(conn.identity.user.id)).await?;
     }
     let room = core.store.ensure_room(&name, now_ms()).await?;
-    let _guard = core.locks.lock(&name).await;
-    socket.join(name.channel());
-    let change = core
-        .presence
-        .join(&name, &conn.identity.user, &conn.sid)
-        .await;
-    let messages = core
-        .store
-        .messages(&name, Page::latest(HISTORY_DEFAULT))
-        .await?;
+    let Some(ack) = ack.take() else {
+        return Ok(Value::Null);
+    };
+    let user = &conn.identity.user;
+    let change = core.presence.join(&name, user, &conn.sid).await;
     let members = core.presence.members(&name).await;
-    if let Some(ack) = ack.take() {
-        let reply = json!({ "ok": true, "room": room, "members": members, "messages": messages });
-        let _ = ack.send(&reply);
+    let reply = JoinReply {
+        socket: socket.clone(),
+        ack,
+        room,
+        members,
+    };
+    if !core
+        .sequencer
+        .join(name.clone(), HISTORY_DEFAULT, reply)
+        .await
+    {
+        if change == Change::Arrived {
+            core.presence.leave(&name, user.id, &conn.sid).await;
+        }
+        return Ok(Value::Null);
     }
     if change == Change::Arrived {
-        let event = json!({ "room": name.as_str(), "user": conn.identity.user });
+        let event = json!({ "room": name.as_str(), "user": user });
         let others = Some(conn.identity.user_channel());
-        conn.broadcast(&name, others, "joined", &event);
+        conn.broadcast(&name, others, "joined", &event).await;
     }
     Ok(Value::Null)
 }
@@ -77,7 +85,7 @@ pub async fn on_typing(conn: &Connection, name: RoomName, active: bool) -> Resul
     conn.within_rate(Key::Typing(user.id, name.clone())).await?;
     let event = json!({ "room": name.as_str(), "user": user, "active": active });
     let others = Some(conn.identity.user_channel());
-    conn.broadcast(&name, others, "typing", &event);
+    conn.broadcast(&name, others, "typing", &event).await;
     Ok(json!({ "ok": true }))
 }
 

@@ -1,8 +1,13 @@
 //! Storage: everything Banter keeps. One trait, one implementation per
 //! backend (SQLite today; PostgreSQL next), each with its own migrations.
 //! The rest of the server holds an `Arc<dyn Store>` and never sees SQL.
+//!
+//! Messages are written through `append`: a batch of log steps applied in
+//! one transaction, so the messages that arrive together cost one commit
+//! (one fsync). The realtime sequencer forms the batches.
 
 mod sqlite;
+mod writer;
 
 use async_trait::async_trait;
 
@@ -27,6 +32,12 @@ pub enum StoreError {
     /// Migrations could not be applied at start-up.
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The message writer's connection failed.
+    #[error("database error")]
+    Writer(#[from] rusqlite::Error),
+    /// The message writer has stopped (the server is closing).
+    #[error("the message writer has stopped")]
+    WriterGone,
 }
 
 /// A live session, found by its token's hash.
@@ -48,13 +59,35 @@ pub struct Account {
 
 /// A message to store.
 #[derive(Debug, Clone)]
-pub struct NewMessage<'a> {
-    pub room: &'a RoomName,
-    pub author: &'a User,
-    pub text: &'a MessageText,
-    pub client_id: Option<&'a ClientId>,
+pub struct NewMessage {
+    pub room: RoomName,
+    pub author: User,
+    pub text: MessageText,
+    pub client_id: Option<ClientId>,
     pub ts: i64,
 }
+
+/// One step of the message log. A batch of steps is applied in order in one
+/// transaction; each step sees the steps before it.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Store a message, unless its author already stored one with the same
+    /// client id.
+    Send(NewMessage),
+    /// Read a room's latest `limit` messages as of this point in the log.
+    Join { room: RoomName, limit: i64 },
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent(Inserted),
+    Joined { messages: Vec<Message> },
+}
+
+/// A batch's result: the outer error means nothing in it was stored; the
+/// inner ones are a step's own (`RoomNotFound`).
+pub type Applied = Result<Vec<Result<Outcome, StoreError>>, StoreError>;
 
 /// Whether `insert_message` stored a new row or found the sender's earlier one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,9 +142,18 @@ pub trait Store: Send + Sync + 'static {
     /// Every room, by name.
     async fn list_rooms(&self) -> Result<Vec<Room>, StoreError>;
 
+    /// Applies the steps in order in one transaction: one commit for all.
+    async fn append(&self, steps: Vec<Step>) -> Applied;
+
     /// Stores a message, unless its author already stored one with the same
-    /// client id, in which case that one is returned.
-    async fn insert_message(&self, message: NewMessage<'_>) -> Result<Inserted, StoreError>;
+    /// client id, in which case that one is returned. A batch of one.
+    async fn insert_message(&self, message: NewMessage) -> Result<Inserted, StoreError> {
+        match self.append(vec![Step::Send(message)]).await?.pop() {
+            Some(Ok(Outcome::Sent(inserted))) => Ok(inserted),
+            Some(Err(err)) => Err(err),
+            _ => Err(StoreError::WriterGone),
+        }
+    }
     /// A page of a room's history, oldest first. `RoomNotFound` if no room.
     async fn messages(&self, room: &RoomName, page: Page) -> Result<Vec<Message>, StoreError>;
 

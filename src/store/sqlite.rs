@@ -3,13 +3,15 @@
 //! message survives a crash of the process or of the machine.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
 
-use super::{Account, Inserted, NewMessage, Session, Store, StoreError};
+use super::writer::Writer;
+use super::{Account, Applied, Session, Step, Store, StoreError};
 use crate::messages::{Cursor, Message, MessageId, Page};
 use crate::rooms::{Room, RoomName};
 use crate::users::{User, UserId, Username};
@@ -18,6 +20,8 @@ use crate::users::{User, UserId, Username};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Messages go through the writer; everything else through the pool.
+    writer: Arc<Writer>,
 }
 
 impl SqliteStore {
@@ -31,10 +35,11 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let writer = Arc::new(Writer::open(options.get_filename())?);
+        Ok(Self { pool, writer })
     }
 }
 
@@ -68,7 +73,7 @@ impl From<MessageRow> for Message {
     }
 }
 
-const MESSAGE_COLUMNS: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
+pub(super) const MESSAGE_COLUMNS: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
      (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id \
      FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.author_id";
 
@@ -268,41 +273,8 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn insert_message(&self, new: NewMessage<'_>) -> Result<Inserted, StoreError> {
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO messages (room_id, author_id, text, client_id, created_at) \
-             SELECT r.id, ?2, ?3, ?4, ?5 FROM rooms r WHERE r.name = ?1 \
-             ON CONFLICT (author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING \
-             RETURNING id",
-        )
-        .bind(new.room.as_str())
-        .bind(new.author.id)
-        .bind(new.text.as_str())
-        .bind(new.client_id.map(|c| c.as_str()))
-        .bind(new.ts)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(id) = id {
-            return Ok(Inserted::New(Message {
-                id,
-                room: new.room.as_str().to_owned(),
-                author: new.author.clone(),
-                text: new.text.as_str().to_owned(),
-                ts: new.ts,
-                client_id: new.client_id.map(|c| c.as_str().to_owned()),
-            }));
-        }
-        let Some(client_id) = new.client_id else {
-            return Err(StoreError::RoomNotFound);
-        };
-        let sql = format!("{MESSAGE_COLUMNS} WHERE m.author_id = ?1 AND m.client_id = ?2");
-        let row: Option<MessageRow> = sqlx::query_as(&sql)
-            .bind(new.author.id)
-            .bind(client_id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Inserted::Duplicate(r.into()))
-            .ok_or(StoreError::RoomNotFound)
+    async fn append(&self, steps: Vec<Step>) -> Applied {
+        self.writer.apply(steps).await
     }
 
     async fn messages(&self, room: &RoomName, page: Page) -> Result<Vec<Message>, StoreError> {
@@ -382,6 +354,9 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        if let Some(thread) = self.writer.close() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
         self.pool.close().await;
     }
 }

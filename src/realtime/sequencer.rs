@@ -1,0 +1,199 @@
+//! The sequencer: the one ordered path that every message and every join
+//! takes.
+//!
+//! Handlers submit steps; one task takes whatever has queued up as a
+//! batch, has the store apply it in one transaction (group commit: one
+//! fsync for the whole batch), and only then, in log order, broadcasts each
+//! new message and completes each join. So a room's messages reach every
+//! member in id order with no lock held across disk I/O, nothing is
+//! acknowledged or broadcast before it is on disk, and a join's history and
+//! the broadcasts after it neither overlap nor leave a gap: the join is
+//! answered at its place in the log, before any later message is queued to
+//! the joining connection.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use socketioxide::extract::AckSender;
+use tokio::sync::{mpsc, oneshot};
+
+use super::delivery::{self, Laggards};
+use super::{Adapter, SocketIo, SocketRef};
+use crate::error::Failure;
+use crate::messages::Message;
+use crate::rooms::{Room, RoomName};
+use crate::store::{Inserted, NewMessage, Outcome, Step, Store, StoreError};
+use crate::users::User;
+
+/// Most steps in one batch; more wait for the next.
+const MAX_BATCH: usize = 512;
+/// Steps that may wait for the sequencer. Each connection has at most one
+/// in flight (its inbox waits), so this is never reached in practice.
+const QUEUE: usize = 65_536;
+
+/// Where handlers submit steps. Cheap to clone.
+#[derive(Clone)]
+pub struct Sequencer {
+    tx: mpsc::Sender<Job>,
+}
+
+/// The receiving end, handed to `run` once Socket.IO is set up.
+pub struct Queue(mpsc::Receiver<Job>);
+
+/// What the join's connection gets once the join has its place in the log.
+pub struct JoinReply {
+    pub socket: SocketRef,
+    pub ack: AckSender<Adapter>,
+    pub room: Room,
+    pub members: Vec<User>,
+}
+
+enum Job {
+    Send {
+        message: NewMessage,
+        done: oneshot::Sender<Result<Inserted, StoreError>>,
+    },
+    Join {
+        room: RoomName,
+        limit: i64,
+        reply: JoinReply,
+        /// Whether the connection joined; on failure the ack said why.
+        done: oneshot::Sender<bool>,
+    },
+}
+
+#[derive(Serialize)]
+struct JoinAck<'a> {
+    ok: bool,
+    room: &'a Room,
+    members: &'a [User],
+    messages: &'a [Message],
+}
+
+impl Sequencer {
+    pub fn new() -> (Self, Queue) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        (Self { tx }, Queue(rx))
+    }
+
+    /// Stores a message; once it is on disk, broadcasts it to its room
+    /// (sender included) and returns it.
+    pub async fn send(&self, message: NewMessage) -> Result<Inserted, StoreError> {
+        let (done, result) = oneshot::channel();
+        let job = Job::Send { message, done };
+        self.tx
+            .send(job)
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        result.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Puts the connection in the room's channel and answers its join ack
+    /// with the room's latest `limit` messages, at one point in the log.
+    /// On failure the ack carries the error and this returns `false`.
+    pub async fn join(&self, room: RoomName, limit: i64, reply: JoinReply) -> bool {
+        let (done, result) = oneshot::channel();
+        let job = Job::Join {
+            room,
+            limit,
+            reply,
+            done,
+        };
+        if let Err(Job::Join { reply, .. }) = self.tx.send(job).await.map_err(|e| e.0) {
+            let _ = reply
+                .ack
+                .send(&Failure::from(StoreError::WriterGone).to_ack());
+            return false;
+        }
+        result.await.unwrap_or(false)
+    }
+}
+
+/// The sequencer's task: batch, apply, then complete in order. Ends when
+/// every `Sequencer` handle is gone.
+pub async fn run(
+    Queue(mut rx): Queue,
+    store: Arc<dyn Store>,
+    io: SocketIo,
+    laggards: Arc<Laggards>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let steps = batch.iter().map(Job::step).collect();
+        match store.append(steps).await {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                    job.complete(outcome, &io, &laggards).await;
+                }
+            }
+            Err(err) => {
+                tracing::error!(%err, "a batch of messages was not stored");
+                for job in batch.drain(..) {
+                    job.fail(StoreError::WriterGone);
+                }
+            }
+        }
+    }
+}
+
+impl Job {
+    fn step(&self) -> Step {
+        match self {
+            Job::Send { message, .. } => Step::Send(message.clone()),
+            Job::Join { room, limit, .. } => Step::Join {
+                room: room.clone(),
+                limit: *limit,
+            },
+        }
+    }
+
+    async fn complete(
+        self,
+        outcome: Result<Outcome, StoreError>,
+        io: &SocketIo,
+        laggards: &Laggards,
+    ) {
+        match (self, outcome) {
+            (Job::Send { message: new, done }, Ok(Outcome::Sent(inserted))) => {
+                if let Inserted::New(message) = &inserted {
+                    delivery::to_room(io, &new.room, None, "message", message).await;
+                }
+                let _ = done.send(Ok(inserted));
+            }
+            (
+                Job::Join {
+                    room, reply, done, ..
+                },
+                Ok(Outcome::Joined { messages }),
+            ) => {
+                reply.socket.join(room.channel());
+                let ack = JoinAck {
+                    ok: true,
+                    room: &reply.room,
+                    members: &reply.members,
+                    messages: &messages,
+                };
+                if let Err(err) = reply.ack.send(&ack)
+                    && delivery::is_full(&err)
+                {
+                    delivery::evict(laggards, &reply.socket);
+                }
+                let _ = done.send(true);
+            }
+            (job, Err(err)) => job.fail(err),
+            (job, Ok(_)) => job.fail(StoreError::WriterGone),
+        }
+    }
+
+    fn fail(self, err: StoreError) {
+        match self {
+            Job::Send { done, .. } => {
+                let _ = done.send(Err(err));
+            }
+            Job::Join { reply, done, .. } => {
+                let _ = reply.ack.send(&Failure::from(err).to_ack());
+                let _ = done.send(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The SQLite message writer: one thread that owns one connection and
+//! applies batches of log steps, each batch in one transaction.
+//!
+//! Why a thread of its own, with rusqlite rather than sqlx: sqlx runs each
+//! SQLite statement on a worker thread and wakes the caller through a
+//! channel, a thread switch per statement and so per message. Here a batch
+//! of any size costs one switch in and one out, its statements are cached
+//! prepared statements on a connection that stays warm, and its commit is
+//! one fsync. Both libraries link the same SQLite (`libsqlite3-sys`).
+//!
+//! A batch that only reads (joins) runs in a deferred transaction, so it
+//! never takes SQLite's write lock; one that sends takes the write lock up
+//! front (`BEGIN IMMEDIATE`), so it cannot fail half-way on a busy database.
+
+use std::path::Path;
+use std::sync::{Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use super::sqlite::MESSAGE_COLUMNS;
+use super::{Applied, Inserted, NewMessage, Outcome, Step, StoreError};
+use crate::messages::Message;
+use crate::rooms::RoomName;
+use crate::users::User;
+
+/// A batch on its way to the writer thread, and where its result goes.
+struct Request {
+    steps: Vec<Step>,
+    reply: oneshot::Sender<Applied>,
+}
+
+/// The handle on the writer thread.
+pub struct Writer {
+    /// `None` once closed; the thread ends when the sender is dropped.
+    tx: Mutex<Option<mpsc::Sender<Request>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+impl Writer {
+    /// Opens the writer's own connection to the (already migrated) database
+    /// file and starts its thread.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // WAL is a property of the file (the pool set it); these are per connection.
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        let (tx, rx) = mpsc::channel::<Request>();
+        let thread = std::thread::Builder::new()
+            .name("banter-writer".into())
+            .spawn(move || serve(conn, &rx))
+            .map_err(|_| StoreError::WriterGone)?;
+        Ok(Self {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Applies a batch and waits for its commit.
+    pub async fn apply(&self, steps: Vec<Step>) -> Applied {
+        let (reply, done) = oneshot::channel();
+        {
+            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = tx.as_ref().ok_or(StoreError::WriterGone)?;
+            tx.send(Request { steps, reply })
+                .map_err(|_| StoreError::WriterGone)?;
+        }
+        done.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Stops taking batches; the thread finishes the one it has and ends.
+    /// Returns the thread to join.
+    pub fn close(&self) -> Option<JoinHandle<()>> {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.thread.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+fn serve(mut conn: Connection, rx: &mpsc::Receiver<Request>) {
+    while let Ok(Request { steps, reply }) = rx.recv() {
+        let applied = apply_batch(&mut conn, steps);
+        if let Err(err) = &applied {
+            tracing::error!(%err, "a batch of messages could not be stored");
+        }
+        let _ = reply.send(applied);
+    }
+}
+
+fn apply_batch(conn: &mut Connection, steps: Vec<Step>) -> Applied {
+    let writes = steps.iter().any(|step| matches!(step, Step::Send(_)));
+    let behavior = if writes {
+        TransactionBehavior::Immediate
+    } else {
+        TransactionBehavior::Deferred
+    };
+    let tx = conn.transaction_with_behavior(behavior)?;
+    let mut outcomes = Vec::with_capacity(steps.len());
+    for step in steps {
+        let outcome = match step {
+            Step::Send(new) => send(&tx, new)?,
+            Step::Join { room, limit } => latest(&tx, &room, limit)?,
+        };
+        outcomes.push(outcome);
+    }
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+const INSERT_MESSAGE: &str = "INSERT INTO messages (room_id, author_id, text, client_id, created_at) \
+     SELECT r.id, ?2, ?3, ?4, ?5 FROM rooms r WHERE r.name = ?1 \
+     ON CONFLICT (author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING \
+     RETURNING id";
+
+/// Stores one message; a database error aborts the whole batch.
+fn send(tx: &Transaction<'_>, new: NewMessage) -> rusqlite::Result<Result<Outcome, StoreError>> {
+    let client_id = new.client_id.as_ref().map(|c| c.as_str());
+    let id: Option<i64> = tx
+        .prepare_cached(INSERT_MESSAGE)?
+        .query_row(
+            params![
+                new.room.as_str(),
+                new.author.id,
+                new.text.as_str(),
+                client_id,
+                new.ts
+            ],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some(id) = id {
+        return Ok(Ok(Outcome::Sent(Inserted::New(stored(new, id)))));
+    }
+    // Nothing inserted: an earlier message with this client id, or no room.
+    let Some(client_id) = client_id else {
+        return Ok(Err(StoreError::RoomNotFound));
+    };
+    let earlier = tx
+        .prepare_cached(&format!(
+            "{MESSAGE_COLUMNS} WHERE m.author_id = ?1 AND m.client_id = ?2"
+        ))?
+        .query_row(params![new.author.id, client_id], message_row)
+        .optional()?;
+    Ok(earlier
+        .map(|m| Outcome::Sent(Inserted::Duplicate(m)))
+        .ok_or(StoreError::RoomNotFound))
+}
+
+/// The room's latest `limit` messages, oldest first.
+fn latest(
+    tx: &Transaction<'_>,
+    room: &RoomName,
+    limit: i64,
+) -> rusqlite::Result<Result<Outcome, StoreError>> {
+    let mut messages = tx
+        .prepare_cached(&format!(
+            "{MESSAGE_COLUMNS} WHERE r.name = ?1 AND m.deleted_at IS NULL \
+             ORDER BY m.id DESC LIMIT ?2"
+        ))?
+        .query_map(params![room.as_str(), limit], message_row)?
+        .collect::<rusqlite::Result<Vec<Message>>>()?;
+    messages.reverse();
+    Ok(Ok(Outcome::Joined { messages }))
+}
+
+/// The message as stored, without reading it back.
+fn stored(new: NewMessage, id: i64) -> Message {
+    Message {
+        id,
+        room: new.room.as_str().to_owned(),
+        author: new.author,
+        text: new.text.as_str().to_owned(),
+        ts: new.ts,
+        client_id: new.client_id.map(|c| c.as_str().to_owned()),
+    }
+}
+
+fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: row.get(0)?,
+        room: row.get(1)?,
+        author: User {
+            id: row.get(2)?,
+            name: row.get(3)?,
+            guest: row.get(4)?,
+        },
+        text: row.get(5)?,
+        ts: row.get(6)?,
+        client_id: row.get(7)?,
+    })
+}
