@@ -151,8 +151,18 @@ impl Auth {
         if !self.guests_allowed {
             return Err(AuthError::GuestsDisabled);
         }
-        let user = self.store.create_guest(name, now_ms()).await?;
-        self.issue(user, false).await
+        let token = new_token();
+        let now = now_ms();
+        let (user, session_id) = self
+            .store
+            .create_guest_session(name, &hash_token(&token), now, now + SESSION_TTL_MS)
+            .await?;
+        let identity = Identity {
+            user,
+            session_id,
+            admin: false,
+        };
+        Ok(Issued { token, identity })
     }
 
     /// The identity behind a token, if the session is live.

@@ -180,7 +180,8 @@ impl From<StoreError> for Failure {
             StoreError::Database(_)
             | StoreError::Migrate(_)
             | StoreError::Writer(_)
-            | StoreError::WriterGone => Failure::internal(&err),
+            | StoreError::WriterGone
+            | StoreError::BatchFailed => Failure::internal(&err),
         }
     }
 }

@@ -38,6 +38,10 @@ pub enum StoreError {
     /// The message writer has stopped (the server is closing).
     #[error("the message writer has stopped")]
     WriterGone,
+    /// The writer's batch failed as a whole; nothing in it was stored (the
+    /// cause is in the log).
+    #[error("the batch could not be stored")]
+    BatchFailed,
 }
 
 /// A live session, found by its token's hash.
@@ -110,6 +114,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Account, StoreError>;
     /// Creates a guest. `NameTaken` if an account or a live guest has the name.
     async fn create_guest(&self, name: &Username, now: i64) -> Result<User, StoreError>;
+    /// Creates a guest and its session in one transaction (the connect
+    /// path: one commit per sign-in, shared with whatever commits beside
+    /// it). Returns the user and the session id.
+    async fn create_guest_session(
+        &self,
+        name: &Username,
+        token_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(User, i64), StoreError>;
     /// The account with this name (any case), if there is one.
     async fn find_account(&self, name: &Username) -> Result<Option<Account>, StoreError>;
 

@@ -1,10 +1,17 @@
 //! The SQLite store: the embedded default, a single file in the data
 //! directory, in WAL mode with `synchronous = FULL` so an acknowledged
 //! message survives a crash of the process or of the machine.
+//!
+//! Messages and guest sign-ins go through the writer (`writer.rs`, group
+//! commit on a thread of its own); the rest through a small sqlx pool. No
+//! connection checkpoints the WAL as a side effect of a commit: a task does
+//! it every second, so no send waits for one.
 
 use std::str::FromStr;
 use std::sync::Arc;
+
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -22,7 +29,12 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Messages go through the writer; everything else through the pool.
     writer: Arc<Writer>,
+    /// Stops the checkpoint task.
+    closing: CancellationToken,
 }
+
+/// How often the WAL is checkpointed into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` and applies migrations.
@@ -32,14 +44,37 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let writer = Arc::new(Writer::open(options.get_filename())?);
-        Ok(Self { pool, writer })
+        let closing = CancellationToken::new();
+        tokio::spawn(checkpoints(pool.clone(), closing.clone()));
+        Ok(Self {
+            pool,
+            writer,
+            closing,
+        })
+    }
+}
+
+/// Copies the WAL into the database file every second, off the send path.
+/// PASSIVE never waits for readers or the writer; what it cannot copy now
+/// it copies next time.
+async fn checkpoints(pool: SqlitePool, closing: CancellationToken) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while closing.run_until_cancelled(every.tick()).await.is_some() {
+        if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(%err, "cannot checkpoint the database");
+        }
     }
 }
 
@@ -73,9 +108,26 @@ impl From<MessageRow> for Message {
     }
 }
 
+pub(super) const CREATE_GUEST: &str = "INSERT INTO users (name, name_key, password_hash, created_at) \
+     SELECT ?1, ?2, NULL, ?3 WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.name_key = ?2 AND \
+     (u.password_hash IS NOT NULL OR EXISTS \
+      (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?3))) RETURNING id";
+
+pub(super) const CREATE_SESSION: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+     VALUES (?1, ?2, ?3, ?4) RETURNING id";
+
 pub(super) const MESSAGE_COLUMNS: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
      (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id \
      FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.author_id";
+
+/// A guest sign-in for the writer: the user and its session.
+#[derive(Debug, Clone)]
+pub(super) struct Guest {
+    pub name: Username,
+    pub token_hash: Vec<u8>,
+    pub now: i64,
+    pub expires_at: i64,
+}
 
 /// A name is free unless an account holds it or a guest with a live session does.
 const NAME_IS_FREE: &str = "NOT EXISTS (SELECT 1 FROM users u WHERE u.name_key = ?2 AND \
@@ -124,11 +176,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_guest(&self, name: &Username, now: i64) -> Result<User, StoreError> {
-        let sql = format!(
-            "INSERT INTO users (name, name_key, password_hash, created_at) \
-             SELECT ?1, ?2, NULL, ?3 WHERE {NAME_IS_FREE} RETURNING id"
-        );
-        let id: Option<i64> = sqlx::query_scalar(&sql)
+        let id: Option<i64> = sqlx::query_scalar(CREATE_GUEST)
             .bind(name.as_str())
             .bind(name.key())
             .bind(now)
@@ -140,6 +188,22 @@ impl Store for SqliteStore {
             name: name.as_str().to_owned(),
             guest: true,
         })
+    }
+
+    async fn create_guest_session(
+        &self,
+        name: &Username,
+        token_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(User, i64), StoreError> {
+        let guest = Guest {
+            name: name.clone(),
+            token_hash: token_hash.to_vec(),
+            now,
+            expires_at,
+        };
+        self.writer.guest(guest).await
     }
 
     async fn find_account(&self, name: &Username) -> Result<Option<Account>, StoreError> {
@@ -193,16 +257,13 @@ impl Store for SqliteStore {
         now: i64,
         expires_at: i64,
     ) -> Result<i64, StoreError> {
-        let id = sqlx::query_scalar(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
-             VALUES (?1, ?2, ?3, ?4) RETURNING id",
-        )
-        .bind(token_hash)
-        .bind(user)
-        .bind(now)
-        .bind(expires_at)
-        .fetch_one(&self.pool)
-        .await?;
+        let id = sqlx::query_scalar(CREATE_SESSION)
+            .bind(token_hash)
+            .bind(user)
+            .bind(now)
+            .bind(expires_at)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(id)
     }
 
@@ -354,8 +415,15 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.closing.cancel();
         if let Some(thread) = self.writer.close() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(%err, "cannot checkpoint the database at shutdown");
         }
         self.pool.close().await;
     }

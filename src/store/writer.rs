@@ -1,5 +1,7 @@
-//! The SQLite message writer: one thread that owns one connection and
-//! applies batches of log steps, each batch in one transaction.
+//! The SQLite writer: one thread that owns one connection and applies what
+//! is queued for it (batches of message-log steps, guest sign-ins) in one
+//! transaction: group commit, one fsync for everything that arrived
+//! together.
 //!
 //! Why a thread of its own, with rusqlite rather than sqlx: sqlx runs each
 //! SQLite statement on a worker thread and wakes the caller through a
@@ -8,9 +10,16 @@
 //! prepared statements on a connection that stays warm, and its commit is
 //! one fsync. Both libraries link the same SQLite (`libsqlite3-sys`).
 //!
-//! A batch that only reads (joins) runs in a deferred transaction, so it
-//! never takes SQLite's write lock; one that sends takes the write lock up
-//! front (`BEGIN IMMEDIATE`), so it cannot fail half-way on a busy database.
+//! A transaction that only reads (joins) is deferred, so it never takes
+//! SQLite's write lock; one that writes takes the write lock up front
+//! (`BEGIN IMMEDIATE`), so it cannot fail half-way on a busy database. If
+//! any statement fails, the whole transaction is rolled back and every
+//! request in it is told so: nothing half-stored.
+//!
+//! The writer never checkpoints the WAL itself (`wal_autocheckpoint = 0`):
+//! a checkpoint copies pages and fsyncs the database file, a stall of
+//! milliseconds that would land on whichever send happened to commit. The
+//! store checkpoints from another connection instead.
 
 use std::path::Path;
 use std::sync::{Mutex, mpsc};
@@ -20,17 +29,32 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::sqlite::MESSAGE_COLUMNS;
+use super::sqlite::{CREATE_GUEST, CREATE_SESSION, Guest, MESSAGE_COLUMNS};
 use super::{Applied, Inserted, NewMessage, Outcome, Step, StoreError};
 use crate::messages::Message;
 use crate::rooms::RoomName;
 use crate::users::User;
 
-/// A batch on its way to the writer thread, and where its result goes.
-struct Request {
-    steps: Vec<Step>,
-    reply: oneshot::Sender<Applied>,
+/// Work on its way to the writer thread, and where its result goes.
+enum Request {
+    Steps {
+        steps: Vec<Step>,
+        reply: oneshot::Sender<Applied>,
+    },
+    Guest {
+        guest: Guest,
+        reply: oneshot::Sender<Result<(User, i64), StoreError>>,
+    },
 }
+
+/// A request's result before its reply is sent, once the commit is known.
+enum Done {
+    Steps(Vec<Result<Outcome, StoreError>>),
+    Guest(Result<(User, i64), StoreError>),
+}
+
+/// Most requests in one transaction.
+const MAX_REQUESTS: usize = 1024;
 
 /// The handle on the writer thread.
 pub struct Writer {
@@ -52,7 +76,9 @@ impl Writer {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         // WAL is a property of the file (the pool set it); these are per connection.
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )?;
         let (tx, rx) = mpsc::channel::<Request>();
         let thread = std::thread::Builder::new()
             .name("banter-writer".into())
@@ -64,16 +90,24 @@ impl Writer {
         })
     }
 
-    /// Applies a batch and waits for its commit.
+    /// Applies a batch of steps and waits for its commit.
     pub async fn apply(&self, steps: Vec<Step>) -> Applied {
         let (reply, done) = oneshot::channel();
-        {
-            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = tx.as_ref().ok_or(StoreError::WriterGone)?;
-            tx.send(Request { steps, reply })
-                .map_err(|_| StoreError::WriterGone)?;
-        }
+        self.submit(Request::Steps { steps, reply })?;
         done.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Creates a guest and its session, and waits for the commit.
+    pub async fn guest(&self, guest: Guest) -> Result<(User, i64), StoreError> {
+        let (reply, done) = oneshot::channel();
+        self.submit(Request::Guest { guest, reply })?;
+        done.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    fn submit(&self, request: Request) -> Result<(), StoreError> {
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = tx.as_ref().ok_or(StoreError::WriterGone)?;
+        tx.send(request).map_err(|_| StoreError::WriterGone)
     }
 
     /// Stops taking batches; the thread finishes the one it has and ends.
@@ -85,33 +119,112 @@ impl Writer {
 }
 
 fn serve(mut conn: Connection, rx: &mpsc::Receiver<Request>) {
-    while let Ok(Request { steps, reply }) = rx.recv() {
-        let applied = apply_batch(&mut conn, steps);
-        if let Err(err) = &applied {
-            tracing::error!(%err, "a batch of messages could not be stored");
+    while let Ok(first) = rx.recv() {
+        let mut requests = vec![first];
+        requests.extend(rx.try_iter().take(MAX_REQUESTS - 1));
+        match apply_all(&mut conn, &requests) {
+            Ok(done) => {
+                for (request, done) in requests.into_iter().zip(done) {
+                    request.reply(done);
+                }
+            }
+            Err(err) => {
+                tracing::error!(%err, requests = requests.len(), "a batch could not be stored");
+                for request in requests {
+                    request.fail();
+                }
+            }
         }
-        let _ = reply.send(applied);
     }
 }
 
-fn apply_batch(conn: &mut Connection, steps: Vec<Step>) -> Applied {
-    let writes = steps.iter().any(|step| matches!(step, Step::Send(_)));
-    let behavior = if writes {
+impl Request {
+    fn writes(&self) -> bool {
+        match self {
+            Request::Steps { steps, .. } => steps.iter().any(|s| matches!(s, Step::Send(_))),
+            Request::Guest { .. } => true,
+        }
+    }
+
+    fn reply(self, done: Done) {
+        match (self, done) {
+            (Request::Steps { reply, .. }, Done::Steps(outcomes)) => {
+                let _ = reply.send(Ok(outcomes));
+            }
+            (Request::Guest { reply, .. }, Done::Guest(result)) => {
+                let _ = reply.send(result);
+            }
+            (request, _) => request.fail(),
+        }
+    }
+
+    fn fail(self) {
+        match self {
+            Request::Steps { reply, .. } => {
+                let _ = reply.send(Err(StoreError::BatchFailed));
+            }
+            Request::Guest { reply, .. } => {
+                let _ = reply.send(Err(StoreError::BatchFailed));
+            }
+        }
+    }
+}
+
+/// Everything queued, in one transaction; an error rolls all of it back.
+fn apply_all(conn: &mut Connection, requests: &[Request]) -> rusqlite::Result<Vec<Done>> {
+    let behavior = if requests.iter().any(Request::writes) {
         TransactionBehavior::Immediate
     } else {
         TransactionBehavior::Deferred
     };
     let tx = conn.transaction_with_behavior(behavior)?;
-    let mut outcomes = Vec::with_capacity(steps.len());
-    for step in steps {
-        let outcome = match step {
-            Step::Send(new) => send(&tx, new)?,
-            Step::Join { room, limit } => latest(&tx, &room, limit)?,
-        };
-        outcomes.push(outcome);
+    let mut done = Vec::with_capacity(requests.len());
+    for request in requests {
+        done.push(match request {
+            Request::Steps { steps, .. } => Done::Steps(apply_steps(&tx, steps)?),
+            Request::Guest { guest, .. } => Done::Guest(create_guest(&tx, guest)?),
+        });
     }
     tx.commit()?;
-    Ok(outcomes)
+    Ok(done)
+}
+
+fn apply_steps(
+    tx: &Transaction<'_>,
+    steps: &[Step],
+) -> rusqlite::Result<Vec<Result<Outcome, StoreError>>> {
+    steps
+        .iter()
+        .map(|step| match step {
+            Step::Send(new) => send(tx, new),
+            Step::Join { room, limit } => latest(tx, room, *limit),
+        })
+        .collect()
+}
+
+/// A guest and its session; `NameTaken` if the name is not free.
+fn create_guest(
+    tx: &Transaction<'_>,
+    guest: &Guest,
+) -> rusqlite::Result<Result<(User, i64), StoreError>> {
+    let name = &guest.name;
+    let id: Option<i64> = tx
+        .prepare_cached(CREATE_GUEST)?
+        .query_row(params![name.as_str(), name.key(), guest.now], |r| r.get(0))
+        .optional()?;
+    let Some(id) = id else {
+        return Ok(Err(StoreError::NameTaken));
+    };
+    let session: i64 = tx.prepare_cached(CREATE_SESSION)?.query_row(
+        params![guest.token_hash, id, guest.now, guest.expires_at],
+        |r| r.get(0),
+    )?;
+    let user = User {
+        id,
+        name: name.as_str().to_owned(),
+        guest: true,
+    };
+    Ok(Ok((user, session)))
 }
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages (room_id, author_id, text, client_id, created_at) \
@@ -120,7 +233,7 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages (room_id, author_id, text, cl
      RETURNING id";
 
 /// Stores one message; a database error aborts the whole batch.
-fn send(tx: &Transaction<'_>, new: NewMessage) -> rusqlite::Result<Result<Outcome, StoreError>> {
+fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outcome, StoreError>> {
     let client_id = new.client_id.as_ref().map(|c| c.as_str());
     let id: Option<i64> = tx
         .prepare_cached(INSERT_MESSAGE)?
@@ -171,14 +284,14 @@ fn latest(
 }
 
 /// The message as stored, without reading it back.
-fn stored(new: NewMessage, id: i64) -> Message {
+fn stored(new: &NewMessage, id: i64) -> Message {
     Message {
         id,
         room: new.room.as_str().to_owned(),
-        author: new.author,
+        author: new.author.clone(),
         text: new.text.as_str().to_owned(),
         ts: new.ts,
-        client_id: new.client_id.map(|c| c.as_str().to_owned()),
+        client_id: new.client_id.as_ref().map(|c| c.as_str().to_owned()),
     }
 }
 
