@@ -21,7 +21,9 @@ use crate::limits::Limits;
 use crate::origin::OriginPolicy;
 use crate::presence::{LocalPresence, Presence};
 use crate::ratelimit::{Limiter, LocalLimiter};
-use crate::realtime::{self, Adapter, ConnectionCounts, Laggards, RoomLocks, Sequencer, SocketIo};
+use crate::realtime::{
+    self, Adapter, ConnectionCounts, Laggards, PresenceEvents, RoomLocks, Sequencer, SocketIo,
+};
 use crate::store::{SqliteStore, Store, StoreError};
 
 /// Why the server could not start.
@@ -58,6 +60,8 @@ pub struct Core {
     pub sequencer: Sequencer,
     /// Connections being disconnected for falling behind.
     pub laggards: Arc<Laggards>,
+    /// Arrivals and departures gathered for big rooms.
+    pub presence_events: Arc<PresenceEvents>,
     /// The connection workers, so shutdown can let them finish what they
     /// started before the store closes.
     pub workers: TaskTracker,
@@ -86,6 +90,7 @@ impl AppState {
         let core = Core {
             sequencer,
             laggards,
+            presence_events: Arc::default(),
             auth: Auth::new(store.clone(), config.guests, &config.admins),
             store,
             presence: Arc::new(LocalPresence::default()),

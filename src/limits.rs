@@ -39,3 +39,9 @@ pub const HISTORY_MAX: i64 = 100;
 pub const HISTORY_DEFAULT: i64 = 50;
 /// Events one connection may have waiting before it is told `overloaded`.
 pub const INBOX_CAPACITY: usize = 1024;
+/// Members in one page of a room's member list (the join ack's first page,
+/// and each `members` answer at most).
+pub const MEMBERS_PAGE: usize = 100;
+/// Rooms with more members than this get their arrivals and departures
+/// gathered into one `presence` event a second instead of one event each.
+pub const PRESENCE_LIVE_MAX: usize = 100;

@@ -4,7 +4,8 @@
 //! Behind a trait so that several nodes can later share presence through
 //! Redis; `LocalPresence` keeps it in this process's memory.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -23,6 +24,13 @@ pub enum Change {
     Unchanged,
 }
 
+/// A page of a room's members, in name order, and how many there are.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemberPage {
+    pub members: Vec<User>,
+    pub count: usize,
+}
+
 /// Room membership, by connection and by user.
 #[async_trait]
 pub trait Presence: Send + Sync + 'static {
@@ -34,21 +42,27 @@ pub trait Presence: Send + Sync + 'static {
     async fn disconnect(&self, user: UserId, conn: &str) -> Vec<RoomName>;
     /// Whether this connection has joined `room`.
     async fn is_member(&self, room: &RoomName, conn: &str) -> bool;
-    /// The distinct users in `room`, by name.
-    async fn members(&self, room: &RoomName) -> Vec<User>;
+    /// Up to `limit` of the distinct users in `room`, in name order (case
+    /// ignored), after the name `after`; and how many there are in all. A
+    /// page costs the same however big the room is.
+    async fn members(&self, room: &RoomName, after: Option<&str>, limit: usize) -> MemberPage;
+    /// How many distinct users are in `room`.
+    async fn count(&self, room: &RoomName) -> usize;
     /// How many distinct users each occupied room has.
     async fn counts(&self) -> HashMap<RoomName, usize>;
 }
 
+/// One room's members: each user's connections, and the users in name order.
 #[derive(Default)]
-struct Member {
-    user: Option<User>,
-    conns: HashSet<String>,
+struct Members {
+    /// Each user's name key (to find them in `by_name`) and connections.
+    conns: HashMap<UserId, (String, HashSet<String>)>,
+    by_name: BTreeMap<(String, UserId), User>,
 }
 
 #[derive(Default)]
 struct State {
-    rooms: HashMap<RoomName, HashMap<UserId, Member>>,
+    rooms: HashMap<RoomName, Members>,
     conns: HashMap<String, HashSet<RoomName>>,
 }
 
@@ -56,15 +70,17 @@ impl State {
     /// Removes `conn` from `room`; `None` if it was not there.
     fn remove(&mut self, room: &RoomName, user: UserId, conn: &str) -> Option<Change> {
         let members = self.rooms.get_mut(room)?;
-        let member = members.get_mut(&user)?;
-        if !member.conns.remove(conn) {
+        let (_, conns) = members.conns.get_mut(&user)?;
+        if !conns.remove(conn) {
             return None;
         }
-        if !member.conns.is_empty() {
+        if !conns.is_empty() {
             return Some(Change::Unchanged);
         }
-        members.remove(&user);
-        if members.is_empty() {
+        if let Some((key, _)) = members.conns.remove(&user) {
+            members.by_name.remove(&(key, user));
+        }
+        if members.conns.is_empty() {
             self.rooms.remove(room);
         }
         Some(Change::Departed)
@@ -96,16 +112,15 @@ impl Presence for LocalPresence {
                 .entry(conn.to_owned())
                 .or_default()
                 .insert(room.clone());
-            let member = s
-                .rooms
-                .entry(room.clone())
-                .or_default()
+            let members = s.rooms.entry(room.clone()).or_default();
+            let (key, conns) = members
+                .conns
                 .entry(user.id)
-                .or_default();
-            member.user = Some(user.clone());
-            let first = member.conns.is_empty();
-            member.conns.insert(conn.to_owned());
+                .or_insert_with(|| (user.name.to_ascii_lowercase(), HashSet::new()));
+            let first = conns.is_empty();
+            conns.insert(conn.to_owned());
             if first {
+                members.by_name.insert((key.clone(), user.id), user.clone());
                 Change::Arrived
             } else {
                 Change::Unchanged
@@ -138,21 +153,38 @@ impl Presence for LocalPresence {
         self.with(|s| s.conns.get(conn).is_some_and(|rooms| rooms.contains(room)))
     }
 
-    async fn members(&self, room: &RoomName) -> Vec<User> {
+    async fn members(&self, room: &RoomName, after: Option<&str>, limit: usize) -> MemberPage {
         self.with(|s| {
-            let mut users: Vec<User> = s
-                .rooms
-                .get(room)
-                .into_iter()
-                .flat_map(|m| m.values().filter_map(|m| m.user.clone()))
-                .collect();
-            users.sort_by_key(|u| u.name.to_ascii_lowercase());
-            users
+            let Some(members) = s.rooms.get(room) else {
+                return MemberPage::default();
+            };
+            let from = match after {
+                Some(name) => Bound::Excluded((name.to_ascii_lowercase(), UserId::MAX)),
+                None => Bound::Unbounded,
+            };
+            MemberPage {
+                members: members
+                    .by_name
+                    .range((from, Bound::Unbounded))
+                    .take(limit)
+                    .map(|(_, user)| user.clone())
+                    .collect(),
+                count: members.conns.len(),
+            }
         })
     }
 
+    async fn count(&self, room: &RoomName) -> usize {
+        self.with(|s| s.rooms.get(room).map_or(0, |m| m.conns.len()))
+    }
+
     async fn counts(&self) -> HashMap<RoomName, usize> {
-        self.with(|s| s.rooms.iter().map(|(r, m)| (r.clone(), m.len())).collect())
+        self.with(|s| {
+            s.rooms
+                .iter()
+                .map(|(r, m)| (r.clone(), m.conns.len()))
+                .collect()
+        })
     }
 }
 
@@ -179,11 +211,31 @@ mod tests {
         let (general, alice) = (room("general"), user(1, "alice"));
         assert_eq!(p.join(&general, &alice, "tab1").await, Change::Arrived);
         assert_eq!(p.join(&general, &alice, "tab2").await, Change::Unchanged);
-        assert_eq!(p.members(&general).await, vec![alice.clone()]);
+        let page = p.members(&general, None, 10).await;
+        assert_eq!(page.members, vec![alice.clone()]);
+        assert_eq!(page.count, 1);
         assert_eq!(p.counts().await.get(&general), Some(&1));
         assert_eq!(p.disconnect(1, "tab1").await, Vec::<RoomName>::new());
         assert_eq!(p.disconnect(1, "tab2").await, vec![general.clone()]);
-        assert!(p.members(&general).await.is_empty());
+        assert_eq!(p.members(&general, None, 10).await, MemberPage::default());
+    }
+
+    #[tokio::test]
+    async fn members_come_in_pages_by_name_with_the_whole_count() {
+        let p = LocalPresence::default();
+        let general = room("general");
+        for (id, name) in [(1, "dora"), (2, "Bob"), (3, "alice"), (4, "carl")] {
+            p.join(&general, &user(id, name), &format!("c{id}")).await;
+        }
+        let first = p.members(&general, None, 2).await;
+        let names: Vec<_> = first.members.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!((names, first.count), (vec!["alice", "Bob"], 4));
+        let next = p.members(&general, Some("BOB"), 2).await;
+        let names: Vec<_> = next.members.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, vec!["carl", "dora"]);
+        p.disconnect(1, "c1").await;
+        assert_eq!(p.members(&general, Some("carl"), 2).await.members, vec![]);
+        assert_eq!(p.count(&general).await, 3);
     }
 
     #[tokio::test]

@@ -563,7 +563,7 @@ fn shape_ok(event: &str, data: &Value) -> bool {
     let string = |name| required_string(data, name).is_ok();
     let integer = |name| required_i64(data, name).is_ok();
     match event {
-        "join" | "leave" | "history" => string("room"),
+        "join" | "leave" | "history" | "members" => string("room"),
         "send" => string("room") && string("text") && string_field(data, "client_id", true).is_ok(),
         "typing" => string("room") && matches!(data.get("active"), Some(Value::Bool(_))),
         "delete" => integer("id"),
@@ -629,6 +629,20 @@ fn failing_checks(event: &str, data: &Value, limits: &Limits) -> Vec<Code> {
                 }),
             );
         }
+        "members" => {
+            checks.push(room_field(data, limits));
+            checks.push(match data.get("after") {
+                None | Some(Value::Null) => Ok(()),
+                Some(Value::String(name)) if valid_username(name, limits) => Ok(()),
+                Some(_) => Err(Code::InvalidCursor),
+            });
+            checks.push(
+                history_number(data, "limit", Code::InvalidLimit).and_then(|l| match l {
+                    Some(l) if !(1..=100).contains(&l) => Err(Code::InvalidLimit),
+                    _ => Ok(()),
+                }),
+            );
+        }
         "delete" => checks.push(positive_id(data, "id")),
         "mute" => {
             checks.push(room_field(data, limits));
@@ -687,6 +701,12 @@ fn check_accepted(cmd: &Command, event: &str, data: &Value, limits: &Limits) -> 
             prop_assert_eq!(event, "typing");
             room_of(room)?;
             prop_assert_eq!(Some(*active), data["active"].as_bool());
+        }
+        Command::Members { room, after, limit } => {
+            prop_assert_eq!(event, "members");
+            room_of(room)?;
+            prop_assert_eq!(after.as_ref().map(|a| a.as_str()), data["after"].as_str());
+            prop_assert_eq!(*limit as i64, data["limit"].as_i64().unwrap_or(100));
         }
         Command::History { room, page } => {
             prop_assert_eq!(event, "history");
@@ -769,7 +789,7 @@ fn prop_command((event, data, limits): (String, Value, Limits)) -> TestCaseResul
 /// (`docs/protocol.md`, Input rules). Only the events of the protocol
 /// tables.
 fn prop_command_error_order((event, data, limits): (String, Value, Limits)) -> TestCaseResult {
-    if !["join", "leave", "send", "typing", "history"].contains(&event.as_str()) {
+    if !["join", "leave", "send", "typing", "history", "members"].contains(&event.as_str()) {
         return Ok(());
     }
     if let Err(f) = Command::parse(&event, data.clone(), &limits) {

@@ -7,14 +7,14 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Code, Failure};
-use crate::limits::Limits;
+use crate::limits::{Limits, MEMBERS_PAGE};
 use crate::messages::{ClientId, MessageId, MessageText, Page, PageError};
 use crate::rooms::RoomName;
-use crate::users::UserId;
+use crate::users::{UserId, Username};
 
 /// The events a client may send; anything else is answered `unknown_event`.
-pub const EVENTS: [&str; 8] = [
-    "join", "leave", "send", "typing", "history", "delete", "mute", "ban",
+pub const EVENTS: [&str; 9] = [
+    "join", "leave", "send", "typing", "history", "members", "delete", "mute", "ban",
 ];
 
 /// Longest mute: a week, in minutes.
@@ -42,6 +42,12 @@ pub enum Command {
         room: RoomName,
         page: Page,
     },
+    /// A page of a room's members, in name order, after the name `after`.
+    Members {
+        room: RoomName,
+        after: Option<Username>,
+        limit: usize,
+    },
     Delete {
         id: MessageId,
     },
@@ -53,6 +59,14 @@ pub enum Command {
     Ban {
         user: UserId,
     },
+}
+
+#[derive(Deserialize)]
+struct MembersPayload {
+    room: String,
+    // Read loosely so a wrong type gets the field's own code.
+    after: Option<Value>,
+    limit: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -135,6 +149,24 @@ impl Command {
                         integer(p.limit, PageError::Limit)?,
                     )?,
                 })
+            }
+            "members" => {
+                let p: MembersPayload = payload(data)?;
+                let room = room(&p.room)?;
+                let after = match p.after {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(name)) => Some(
+                        Username::parse(&name, limits)
+                            .map_err(|_| Failure::from(PageError::Cursor))?,
+                    ),
+                    Some(_) => return Err(PageError::Cursor.into()),
+                };
+                let limit = match integer(p.limit, PageError::Limit)? {
+                    None => MEMBERS_PAGE,
+                    Some(n) if (1..=MEMBERS_PAGE as i64).contains(&n) => n as usize,
+                    Some(_) => return Err(PageError::Limit.into()),
+                };
+                Ok(Self::Members { room, after, limit })
             }
             "delete" => {
                 let p: DeletePayload = payload(data)?;

@@ -12,6 +12,7 @@ use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::Sid;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::presence_events;
 use super::sequencer::{self, Queue};
 use super::{Adapter, Connection, EVENTS, Place, Slot, SocketIo, SocketRef, delivery, inbox};
 use crate::app::Core;
@@ -46,6 +47,7 @@ pub fn socket_io(
     let max = core.limits.max_packet_bytes;
     let laggards = core.laggards.clone();
     let (store, stop) = (core.store.clone(), core.shutdown.clone());
+    let (presence, events) = (core.presence.clone(), core.presence_events.clone());
     let (layer, io) = socketioxide::SocketIo::builder()
         .with_adapter::<Adapter>(laggards.clone())
         // socketioxide applies `max_payload` to long-polling only; the
@@ -62,6 +64,12 @@ pub fn socket_io(
     // The last middleware added runs first: authenticate, then open.
     io.ns("/", on_connect.with(open_connection).with(authenticate));
     tokio::spawn(sequencer::run(queue, store, io.clone(), laggards));
+    tokio::spawn(presence_events::run(
+        events,
+        presence,
+        io.clone(),
+        stop.clone(),
+    ));
     tokio::spawn(delivery::evictor(io.clone(), lagging, stop));
     (layer, io)
 }

@@ -23,13 +23,14 @@ mod inbox;
 mod locks;
 mod message_events;
 mod moderation_events;
+mod presence_events;
 mod room_events;
 mod sequencer;
 
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::app::Core;
 use crate::auth::Identity;
@@ -41,6 +42,7 @@ pub use connections::{ConnectionCounts, Place};
 pub use delivery::Laggards;
 pub use inbox::Slot;
 pub use locks::RoomLocks;
+pub use presence_events::PresenceEvents;
 pub use sequencer::{Queue, Sequencer};
 
 /// The socketioxide adapter every namespace runs on.
@@ -82,6 +84,9 @@ impl Connection {
                 text,
                 client_id,
             }) => message_events::on_send(self, room, text, client_id).await,
+            Ok(Command::Members { room, after, limit }) => {
+                room_events::on_members(self, room, after, limit).await
+            }
             Ok(Command::History { room, page }) => {
                 message_events::on_history(self, room, page).await
             }
@@ -120,8 +125,8 @@ impl Connection {
     }
 
     async fn emit_left(&self, room: &RoomName) {
-        let payload = json!({ "room": room.as_str(), "user": self.identity.user });
-        self.broadcast(room, None, "left", &payload).await;
+        let count = self.core.presence.count(room).await;
+        self.announce(room, "left", count).await;
     }
 
     /// Emits an event to a room's connections, less those in `except`.

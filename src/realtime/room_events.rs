@@ -7,10 +7,11 @@ use super::sequencer::JoinReply;
 use super::{Adapter, Connection, SocketRef};
 use crate::clock::now_ms;
 use crate::error::{Code, Failure};
-use crate::limits::HISTORY_DEFAULT;
+use crate::limits::{HISTORY_DEFAULT, MEMBERS_PAGE, PRESENCE_LIVE_MAX};
 use crate::presence::Change;
 use crate::ratelimit::Key;
 use crate::rooms::RoomName;
+use crate::users::Username;
 
 /// Joins a room (creating it on first use) and answers with its members and
 /// latest messages. The ack is sent by the sequencer at the join's place in
@@ -32,12 +33,14 @@ pub async fn on_join(
     };
     let user = &conn.identity.user;
     let change = core.presence.join(&name, user, &conn.sid).await;
-    let members = core.presence.members(&name).await;
+    let page = core.presence.members(&name, None, MEMBERS_PAGE).await;
+    let member_count = page.count;
     let reply = JoinReply {
         socket: socket.clone(),
         ack,
         room,
-        members,
+        members: page.members,
+        member_count,
     };
     if !core
         .sequencer
@@ -50,11 +53,22 @@ pub async fn on_join(
         return Ok(Value::Null);
     }
     if change == Change::Arrived {
-        let event = json!({ "room": name.as_str(), "user": user });
-        let others = Some(conn.identity.user_channel());
-        conn.broadcast(&name, others, "joined", &event).await;
+        conn.announce(&name, "joined", member_count).await;
     }
     Ok(Value::Null)
+}
+
+/// A page of the room's members, in name order, after the name `after`.
+pub async fn on_members(
+    conn: &Connection,
+    room: RoomName,
+    after: Option<Username>,
+    limit: usize,
+) -> Result<Value, Failure> {
+    conn.require_member(&room).await?;
+    let after = after.as_ref().map(Username::as_str);
+    let page = conn.core.presence.members(&room, after, limit).await;
+    Ok(json!({ "ok": true, "members": page.members, "member_count": page.count }))
 }
 
 /// Leaves a room; the others hear of it if this was the user's last connection there.
@@ -94,6 +108,24 @@ pub(super) fn not_in_room(room: &RoomName) -> Failure {
 }
 
 impl Connection {
+    /// Tells the room this user arrived (`joined`) or went (`left`): at once
+    /// in a room of up to `PRESENCE_LIVE_MAX`, gathered into the next
+    /// `presence` event in a bigger one. `count` is the room's size now.
+    pub(super) async fn announce(&self, room: &RoomName, event: &str, count: usize) {
+        let user = &self.identity.user;
+        if count > PRESENCE_LIVE_MAX {
+            let events = &self.core.presence_events;
+            match event {
+                "joined" => events.arrived(room, user),
+                _ => events.departed(room, user),
+            }
+            return;
+        }
+        let payload = json!({ "room": room.as_str(), "user": user });
+        let others = Some(self.identity.user_channel());
+        self.broadcast(room, others, event, &payload).await;
+    }
+
     /// `rate_limited`, with the wait, when the limit for `key` is reached.
     pub(super) async fn within_rate(&self, key: Key) -> Result<(), Failure> {
         self.core

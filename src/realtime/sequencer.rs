@@ -45,7 +45,9 @@ pub struct JoinReply {
     pub socket: SocketRef,
     pub ack: AckSender<Adapter>,
     pub room: Room,
+    /// The first page of members, and how many there are.
     pub members: Vec<User>,
+    pub member_count: usize,
 }
 
 enum Job {
@@ -67,6 +69,7 @@ struct JoinAck<'a> {
     ok: bool,
     room: &'a Room,
     members: &'a [User],
+    member_count: usize,
     messages: &'a [Message],
 }
 
@@ -171,6 +174,7 @@ impl Job {
                     ok: true,
                     room: &reply.room,
                     members: &reply.members,
+                    member_count: reply.member_count,
                     messages: &messages,
                 };
                 if let Err(err) = reply.ack.send(&ack)

@@ -42,11 +42,12 @@ function sameMembers(actual, expected) {
 }
 
 describe('join', () => {
-  test('join answers {ok, room, members, messages} and creates a new room with an empty topic', async (t) => {
+  test('join answers {ok, room, members, member_count, messages} and creates a new room with an empty topic', async (t) => {
     const a = await guestSocket(url, t);
     const room = rname('new');
     const ack = await emitAck(a.socket, 'join', { room });
-    assert.deepEqual(Object.keys(ack).sort(), ['members', 'messages', 'ok', 'room']);
+    assert.deepEqual(Object.keys(ack).sort(), ['member_count', 'members', 'messages', 'ok', 'room']);
+    assert.equal(ack.member_count, 1);
     assert.equal(ack.ok, true);
     assert.deepEqual(ack.room, { name: room, topic: '' });
     assert.deepEqual(ack.members, [a.user], 'members include you');
