@@ -7,7 +7,8 @@ import { byId, el } from './dom.js';
 import { formatTime, hueOf, typingText } from './format.js';
 import { createConnection } from './socket/connection.js';
 import {
-  addMessages, addNotice, createRoom, newClientId, newestId, oldestId, removeMessage, settlePending,
+  addMemberPage, addMessages, addNotice, applyPresence, createRoom, newClientId, newestId, oldestId,
+  removeMessage, resetMembers, settlePending,
 } from './state.js';
 import { clearTyping, createTypingNotifier, trackTyping } from './typing.js';
 import { createComposer } from './views/composer.js';
@@ -43,7 +44,7 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     canDelete: (msg) => admin || msg.author.id === me.id,
     onDelete: deleteMessage,
   });
-  const membersView = createMembersView({ me, admin, onMute: mute, onBan: ban });
+  const membersView = createMembersView({ me, admin, onMute: mute, onBan: ban, onMore: loadMoreMembers });
   const roomsView = createRoomsView({ onOpen: openRoom, onJoin: joinRoom, onLeave: leaveRoom });
   const typingNotifier = createTypingNotifier((event, payload) => conn.notify(event, payload));
   const composer = createComposer({
@@ -60,7 +61,8 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     onConnect,
     onUnauthorized: () => signOut('Your session has ended. Please sign in again.'),
     events: {
-      message: onMessage, joined: onJoined, left: onLeft, typing: onTyping, deleted: onDeleted, muted: onMuted,
+      message: onMessage, joined: onJoined, left: onLeft, presence: onPresence,
+      typing: onTyping, deleted: onDeleted, muted: onMuted,
     },
   });
 
@@ -88,7 +90,9 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     const cursor = room.loaded ? room.syncedId : 0;
     const ack = await conn.request('join', { room: room.name });
     room.topic = ack.room.topic;
-    room.members = new Map(ack.members.map((user) => [user.id, user]));
+    resetMembers(room, ack.members, ack.member_count);
+    // The first page of a big room may end before our own name: we are here all the same.
+    if (!room.members.has(me.id)) room.members.set(me.id, me);
     for (const id of [...room.typing.keys()]) clearTyping(room, id, () => {});
     if (cursor === 0) {
       merge(room, ack.messages, { counted: room.loaded });
@@ -130,14 +134,49 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     const room = rooms.get(name);
     if (!room || room.members.has(user.id)) return;
     room.members.set(user.id, user);
+    room.memberCount += 1;
     notice(room, `${user.name} joined`);
   }
 
   function onLeft({ room: name, user }) {
     const room = rooms.get(name);
     if (!room || !room.members.delete(user.id)) return;
+    room.memberCount = Math.max(room.memberCount - 1, 0);
     clearTyping(room, user.id, () => renderTyping(room));
     notice(room, `${user.name} left`);
+  }
+
+  // A room of more than 100: the changes of the last second, at most a
+  // page of each, and the exact count. No "joined" lines here: in a room
+  // that big they would drown the conversation.
+  function onPresence(event) {
+    const room = rooms.get(event.room);
+    if (!room) return;
+    for (const user of applyPresence(room, event)) clearTyping(room, user.id, () => renderTyping(room));
+    if (room.name === current) membersView.render(room);
+  }
+
+  // "Show more" in the members panel: the next page, in the server's order.
+  async function loadMoreMembers() {
+    const room = rooms.get(current);
+    if (!room || room.loadingMembers) return;
+    const epoch = room.membersEpoch;
+    room.loadingMembers = true;
+    room.membersError = '';
+    membersView.render(room);
+    try {
+      const payload = room.membersAfter ? { room: room.name, after: room.membersAfter } : { room: room.name };
+      const ack = await conn.request('members', payload);
+      // a rejoin meanwhile started the list over
+      if (room.membersEpoch === epoch) addMemberPage(room, ack.members, ack.member_count);
+    } catch (error) {
+      if (room.membersEpoch === epoch) {
+        room.membersError = error.code === 'disconnected' ? 'You are offline. Try again once connected.' : error.message;
+      }
+    } finally {
+      room.loadingMembers = false;
+    }
+    if (room.name === current && rooms.get(room.name) === room) membersView.render(room);
   }
 
   function onTyping({ room: name, user, active }) {

@@ -9,8 +9,16 @@ export function createRoom(name) {
     /** The timeline: {kind:'msg', msg} in id order, with {kind:'notice'} lines in between. */
     items: [],
     ids: new Set(),
-    /** Online members, by user id. */
+    /** The online members we know of, by user id: in a big room only the pages fetched so far. */
     members: new Map(),
+    /** How many members are online, exactly (may exceed members.size). */
+    memberCount: 0,
+    /** The name the next page of members starts after ('' = from the first name). */
+    membersAfter: '',
+    /** Bumped whenever members is replaced, so a page asked for before is dropped. */
+    membersEpoch: 0,
+    loadingMembers: false,
+    membersError: '',
     /** Who is typing: user id → {user, timer}. */
     typing: new Map(),
     /** Messages we sent that the server has not confirmed yet. */
@@ -84,6 +92,56 @@ export function removeMessage(room, id, meId) {
   const unread = msg.author.id !== meId && othersAfter < room.unread;
   room.items.splice(index, 1);
   return { msg, unread };
+}
+
+/** The largest page of members the server sends (join ack, `members`). */
+export const MEMBERS_PAGE = 100;
+
+/**
+ * The server's member order: name with ASCII case ignored (names are
+ * ASCII), then user id.
+ */
+export function compareMembers(a, b) {
+  const x = a.name.toLowerCase();
+  const y = b.name.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : a.id - b.id;
+}
+
+/** Starts over from a join ack's first page and exact count. */
+export function resetMembers(room, members, count) {
+  room.members = new Map(members.map((user) => [user.id, user]));
+  room.memberCount = count;
+  room.membersAfter = pageCursor(members);
+  room.membersEpoch += 1;
+  room.membersError = '';
+}
+
+/**
+ * Adds a page from `members {after}`. A short page means the end of the
+ * list: the next page starts from the top again, to find whoever we missed
+ * (presence lists are capped, so a few arrivals may never have been listed).
+ */
+export function addMemberPage(room, members, count) {
+  for (const user of members) room.members.set(user.id, user);
+  room.memberCount = count;
+  room.membersAfter = pageCursor(members);
+}
+
+// Paging follows the server's pages, not the names we happen to know: one
+// who arrived live may sort far past the pages fetched so far.
+function pageCursor(members) {
+  return members.length < MEMBERS_PAGE ? '' : members[members.length - 1].name;
+}
+
+/**
+ * Applies a `presence` event; returns whoever it says left and we knew of
+ * (their typing must stop).
+ */
+export function applyPresence(room, { joined = [], left = [], member_count: count }) {
+  const gone = left.filter((user) => room.members.delete(user.id));
+  for (const user of joined) room.members.set(user.id, user);
+  if (Number.isInteger(count)) room.memberCount = count;
+  return gone;
 }
 
 /** A presence line ("Alice joined") at the current end of the timeline. */

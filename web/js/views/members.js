@@ -1,9 +1,12 @@
-// Who is online in the open room, kept live by joined/left events. Admins
-// also get moderation actions per member (never on themselves: the server
-// refuses a self-ban, and muting yourself helps no one).
+// Who is online in the open room, kept live by joined/left/presence events.
+// The count is always exact; the list holds the members we know of (in a big
+// room the first page, then more on "Show more"). Admins also get
+// moderation actions per member (never on themselves: the server refuses a
+// self-ban, and muting yourself helps no one).
 
 import { byId, el } from '../dom.js';
 import { avatar } from '../format.js';
+import { compareMembers } from '../state.js';
 import { focusConfirm, inlineConfirm } from './confirm.js';
 
 const MUTE_MINUTES = 10;
@@ -14,11 +17,19 @@ const MUTE_MINUTES = 10;
  * @param {boolean} opts.admin
  * @param {(room: string, user: object, minutes: number) => Promise<void>} opts.onMute
  * @param {(user: object) => Promise<void>} opts.onBan
+ * @param {() => void} opts.onMore asks for the next page of the open room's members
  */
-export function createMembersView({ me, admin, onMute, onBan }) {
+export function createMembersView({ me, admin, onMute, onBan, onMore }) {
   const list = byId('member-list');
   const total = byId('members-total');
   const count = byId('members-count');
+  const more = byId('members-more');
+  const moreButton = byId('members-more-btn');
+  const shown = byId('members-shown');
+  const moreError = byId('members-error');
+  // user id → its <li>, reused across redraws so a live change never
+  // moves (and so unfocuses) the rows that stay.
+  const rows = new Map();
   // user id → {step: 'confirm'|'busy'|'error', error}; survives redraws
   // (someone joining while the admin is confirming a ban).
   const states = new Map();
@@ -28,7 +39,7 @@ export function createMembersView({ me, admin, onMute, onBan }) {
     if (state) states.set(user.id, state);
     else states.delete(user.id);
     const node = actions(user);
-    list.querySelector(`li[data-user-id="${user.id}"] .member-actions`)?.replaceWith(node);
+    rows.get(user.id)?.querySelector('.member-actions')?.replaceWith(node);
     if (focus === 'confirm') focusConfirm(node);
     if (focus === 'first') node.querySelector('button')?.focus();
   }
@@ -84,15 +95,48 @@ export function createMembersView({ me, admin, onMute, onBan }) {
       admin && !self ? actions(user) : null);
   }
 
+  // Puts the rows in `members` order, adding and removing only what changed.
+  function update(members) {
+    const keep = new Set(members.map((user) => user.id));
+    for (const [id, row] of rows) {
+      if (keep.has(id)) continue;
+      row.remove();
+      rows.delete(id);
+    }
+    let cursor = list.firstElementChild;
+    for (const user of members) {
+      let row = rows.get(user.id);
+      if (!row) {
+        row = item(user);
+        rows.set(user.id, row);
+      }
+      if (row === cursor) cursor = cursor.nextElementSibling;
+      else list.insertBefore(row, cursor);
+    }
+  }
+
+  moreButton.addEventListener('click', () => onMore());
+
   return {
     render(next) {
-      if (next !== room) states.clear(); // a confirm belongs to the room it was asked in
+      if (next !== room) {
+        // a confirm belongs to the room it was asked in
+        states.clear();
+        rows.clear();
+        list.replaceChildren();
+      }
       room = next;
       const members = [...room.members.values()].sort((a, b) =>
-        (b.id === me.id) - (a.id === me.id) || a.name.localeCompare(b.name));
-      list.replaceChildren(...members.map(item));
-      total.textContent = `— ${members.length}`;
-      count.textContent = String(members.length);
+        (b.id === me.id) - (a.id === me.id) || compareMembers(a, b));
+      update(members);
+      total.textContent = `— ${room.memberCount}`;
+      count.textContent = String(room.memberCount);
+      more.hidden = room.memberCount <= members.length;
+      shown.textContent = `${members.length} of ${room.memberCount} shown`;
+      // aria-disabled, not disabled: a disabled button would drop the focus
+      moreButton.setAttribute('aria-disabled', String(room.loadingMembers));
+      moreButton.textContent = room.loadingMembers ? 'Loading…' : 'Show more';
+      moreError.textContent = room.membersError;
     },
   };
 }
