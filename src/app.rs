@@ -145,7 +145,9 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
 /// The whole application: HTTP API, Socket.IO and the web page.
 pub fn build_app(state: AppState) -> Router {
     let layer = state.layer.clone();
-    crate::http::router(state).layer(layer)
+    crate::http::router(state)
+        .layer(layer)
+        .layer(axum::middleware::map_request(crate::http::slim))
 }
 
 /// Serves until `shutdown` resolves, then closes every socket's transport

@@ -266,7 +266,7 @@ pub fn token_from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
     bearer.or_else(|| token_from_cookie(headers))
 }
 
-fn token_from_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+pub fn token_from_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()

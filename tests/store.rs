@@ -55,6 +55,7 @@ async fn say(
 fn id(inserted: &Inserted) -> i64 {
     match inserted {
         Inserted::New(m) | Inserted::Duplicate(m) => m.id,
+        Inserted::Muted { .. } => panic!("nobody is muted here"),
     }
 }
 

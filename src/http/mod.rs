@@ -5,6 +5,7 @@ mod assets;
 mod auth;
 mod extract;
 mod rooms;
+mod slim;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
@@ -20,6 +21,7 @@ use crate::app::AppState;
 use crate::error::{Code, Failure};
 
 pub use extract::Authenticated;
+pub use slim::slim;
 
 /// The HTTP routes, with their shared layers.
 pub fn router(state: AppState) -> Router {

@@ -21,20 +21,8 @@ pub async fn on_send(
     conn.require_member(&room).await?;
     conn.within_rate(Key::Send(conn.identity.user.id)).await?;
     let now = now_ms();
-    if let Some(until) = conn
-        .core
-        .store
-        .muted_until(&room, conn.identity.user.id, now)
-        .await?
-    {
-        let wait = u64::try_from(until - now).unwrap_or(0);
-        return Err(Failure {
-            retry_after_ms: Some(wait),
-            ..Failure::new(Code::Muted, format!("you are muted in {room}"))
-        });
-    }
     let new = NewMessage {
-        room,
+        room: room.clone(),
         author: conn.identity.user.clone(),
         text,
         client_id,
@@ -46,6 +34,10 @@ pub async fn on_send(
         Inserted::Duplicate(message) => {
             Ok(json!({ "ok": true, "message": message, "duplicate": true }))
         }
+        Inserted::Muted { until } => Err(Failure {
+            retry_after_ms: Some(u64::try_from(until - now).unwrap_or(0)),
+            ..Failure::new(Code::Muted, format!("you are muted in {room}"))
+        }),
     }
 }
 

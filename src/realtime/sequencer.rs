@@ -22,7 +22,7 @@ use super::{Adapter, SocketIo, SocketRef};
 use crate::error::Failure;
 use crate::messages::Message;
 use crate::rooms::{Room, RoomName};
-use crate::store::{Inserted, NewMessage, Outcome, Step, Store, StoreError};
+use crate::store::{Inserted, NewMessage, Outcome, Pending, Step, Store, StoreError};
 use crate::users::User;
 
 /// Most steps in one batch; more wait for the next.
@@ -112,27 +112,58 @@ impl Sequencer {
     }
 }
 
-/// The sequencer's task: batch, apply, then complete in order. Ends when
-/// every `Sequencer` handle is gone.
+/// The sequencer: batches go to the store as soon as they form, and a
+/// second task completes them in the same order as each commit lands, so
+/// the fan-out of one batch overlaps the next batch's trip to disk. Ends
+/// when every `Sequencer` handle is gone.
 pub async fn run(
     Queue(mut rx): Queue,
     store: Arc<dyn Store>,
     io: SocketIo,
     laggards: Arc<Laggards>,
 ) {
+    let (committed, in_order) = mpsc::unbounded_channel();
+    tokio::spawn(complete_in_order(in_order, io, laggards));
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Let every task that is ready now run first: the connections whose
+        // sends have already arrived queue them, and they share this commit
+        // instead of each paying for one. When idle this costs nothing.
+        tokio::task::yield_now().await;
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
         let steps = batch.iter().map(Job::step).collect();
-        match store.append(steps).await {
+        // The batch takes its place in the log here, before the next one.
+        let pending = store.append(steps);
+        let jobs = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+        if committed.send((jobs, pending)).is_err() {
+            break;
+        }
+    }
+}
+
+/// Waits for each batch's commit, in log order, then broadcasts its messages
+/// and answers its joins.
+async fn complete_in_order(
+    mut batches: mpsc::UnboundedReceiver<(Vec<Job>, Pending)>,
+    io: SocketIo,
+    laggards: Arc<Laggards>,
+) {
+    while let Some((jobs, pending)) = batches.recv().await {
+        match pending.await {
             Ok(outcomes) => {
-                for (job, outcome) in batch.drain(..).zip(outcomes) {
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
                     job.complete(outcome, &io, &laggards).await;
                 }
             }
             Err(err) => {
                 tracing::error!(%err, "a batch of messages was not stored");
-                for job in batch.drain(..) {
-                    job.fail(StoreError::WriterGone);
+                for job in jobs {
+                    job.fail(StoreError::BatchFailed);
                 }
             }
         }

@@ -9,6 +9,9 @@
 mod sqlite;
 mod writer;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use async_trait::async_trait;
 
 pub use sqlite::SqliteStore;
@@ -75,8 +78,9 @@ pub struct NewMessage {
 /// transaction; each step sees the steps before it.
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// Store a message, unless its author already stored one with the same
-    /// client id.
+    /// Store a message, unless its author is muted in the room (checked in
+    /// the same transaction, so a send costs no other query) or already
+    /// stored one with the same client id.
     Send(NewMessage),
     /// Read a room's latest `limit` messages as of this point in the log.
     Join { room: RoomName, limit: i64 },
@@ -93,11 +97,19 @@ pub enum Outcome {
 /// inner ones are a step's own (`RoomNotFound`).
 pub type Applied = Result<Vec<Result<Outcome, StoreError>>, StoreError>;
 
-/// Whether `insert_message` stored a new row or found the sender's earlier one.
+/// A batch in the log, on its way to disk.
+pub type Pending = Pin<Box<dyn Future<Output = Applied> + Send + 'static>>;
+
+/// Whether `insert_message` stored a new row, found the sender's earlier
+/// one, or stored nothing because the author is muted in the room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
     New(Message),
     Duplicate(Message),
+    /// Muted until this time (ms since the epoch); nothing was stored.
+    Muted {
+        until: i64,
+    },
 }
 
 /// The storage interface. Every method is one atomic step, so callers never
@@ -157,7 +169,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_rooms(&self) -> Result<Vec<Room>, StoreError>;
 
     /// Applies the steps in order in one transaction: one commit for all.
-    async fn append(&self, steps: Vec<Step>) -> Applied;
+    /// The batch takes its place in the log when this is called, not when
+    /// the answer is awaited: batches appended one after another are
+    /// applied in that order, so a caller can append the next batch while
+    /// the previous one is still on its way to disk.
+    fn append(&self, steps: Vec<Step>) -> Pending;
 
     /// Stores a message, unless its author already stored one with the same
     /// client id, in which case that one is returned. A batch of one.
@@ -179,14 +195,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Mutes `user` in `room` until `until` (a time in the past unmutes).
     async fn set_mute(&self, room: &RoomName, user: UserId, until: i64) -> Result<(), StoreError>;
-    /// Until when `user` is muted in `room`, if they are at `now`.
-    async fn muted_until(
-        &self,
-        room: &RoomName,
-        user: UserId,
-        now: i64,
-    ) -> Result<Option<i64>, StoreError>;
-
     /// Flushes and closes the store; called once at shutdown.
     async fn close(&self);
 }

@@ -18,7 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{FromRow, SqlitePool};
 
 use super::writer::Writer;
-use super::{Account, Applied, Session, Step, Store, StoreError};
+use super::{Account, Pending, Session, Step, Store, StoreError};
 use crate::messages::{Cursor, Message, MessageId, Page};
 use crate::rooms::{Room, RoomName};
 use crate::users::{User, UserId, Username};
@@ -334,8 +334,8 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    async fn append(&self, steps: Vec<Step>) -> Applied {
-        self.writer.apply(steps).await
+    fn append(&self, steps: Vec<Step>) -> Pending {
+        Box::pin(self.writer.apply(steps))
     }
 
     async fn messages(&self, room: &RoomName, page: Page) -> Result<Vec<Message>, StoreError> {
@@ -394,24 +394,6 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    async fn muted_until(
-        &self,
-        room: &RoomName,
-        user: UserId,
-        now: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        let until = sqlx::query_scalar(
-            "SELECT m.until FROM mutes m JOIN rooms r ON r.id = m.room_id \
-             WHERE r.name = ?1 AND m.user_id = ?2 AND m.until > ?3",
-        )
-        .bind(room.as_str())
-        .bind(user)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(until)
     }
 
     async fn close(&self) {

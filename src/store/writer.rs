@@ -21,6 +21,7 @@
 //! milliseconds that would land on whichever send happened to commit. The
 //! store checkpoints from another connection instead.
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::{Mutex, mpsc};
 use std::thread::JoinHandle;
@@ -90,11 +91,14 @@ impl Writer {
         })
     }
 
-    /// Applies a batch of steps and waits for its commit.
-    pub async fn apply(&self, steps: Vec<Step>) -> Applied {
+    /// Queues a batch of steps now; the future resolves once it is committed.
+    pub fn apply(&self, steps: Vec<Step>) -> impl Future<Output = Applied> + Send + 'static {
         let (reply, done) = oneshot::channel();
-        self.submit(Request::Steps { steps, reply })?;
-        done.await.map_err(|_| StoreError::WriterGone)?
+        let queued = self.submit(Request::Steps { steps, reply });
+        async move {
+            queued?;
+            done.await.map_err(|_| StoreError::WriterGone)?
+        }
     }
 
     /// Creates a guest and its session, and waits for the commit.
@@ -232,8 +236,20 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages (room_id, author_id, text, cl
      ON CONFLICT (author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING \
      RETURNING id";
 
+const MUTED_UNTIL: &str = "SELECT m.until FROM mutes m JOIN rooms r ON r.id = m.room_id \
+     WHERE r.name = ?1 AND m.user_id = ?2 AND m.until > ?3";
+
 /// Stores one message; a database error aborts the whole batch.
 fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outcome, StoreError>> {
+    let muted: Option<i64> = tx
+        .prepare_cached(MUTED_UNTIL)?
+        .query_row(params![new.room.as_str(), new.author.id, new.ts], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if let Some(until) = muted {
+        return Ok(Ok(Outcome::Sent(Inserted::Muted { until })));
+    }
     let client_id = new.client_id.as_ref().map(|c| c.as_str());
     let id: Option<i64> = tx
         .prepare_cached(INSERT_MESSAGE)?
