@@ -43,5 +43,7 @@ pub const INBOX_CAPACITY: usize = 1024;
 /// and each `members` answer at most).
 pub const MEMBERS_PAGE: usize = 100;
 /// Rooms with more members than this get their arrivals and departures
-/// gathered into one `presence` event a second instead of one event each.
-pub const PRESENCE_LIVE_MAX: usize = 100;
+/// gathered into one `presence` event a second instead of one event each:
+/// past a few dozen people, one event per arrival to everyone costs more
+/// than it tells.
+pub const PRESENCE_LIVE_MAX: usize = 20;

@@ -14,7 +14,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::presence_events;
 use super::sequencer::{self, Queue};
-use super::{Adapter, Connection, EVENTS, Place, Slot, SocketIo, SocketRef, delivery, inbox};
+use super::{Adapter, Connection, Place, Slot, SocketIo, SocketRef, delivery, inbox};
 use crate::app::Core;
 use crate::auth::{AuthError, Identity, token_from_headers};
 use crate::error::error_chain;
@@ -63,7 +63,12 @@ pub fn socket_io(
         .build_layer();
     // The last middleware added runs first: authenticate, then open.
     io.ns("/", on_connect.with(open_connection).with(authenticate));
-    tokio::spawn(sequencer::run(queue, store, io.clone(), laggards));
+    let out = sequencer::Out {
+        io: io.clone(),
+        laggards,
+        events: events.clone(),
+    };
+    tokio::spawn(sequencer::run(queue, store, out));
     tokio::spawn(presence_events::run(
         events,
         presence,
@@ -145,9 +150,8 @@ async fn open_connection(
         _place: place,
     };
     inbox::open(&s, conn);
-    for event in EVENTS {
-        s.on(event, on_event);
-    }
+    // One catch-all handler rather than one per event: each registration
+    // costs every connection an allocation and a map entry.
     s.on_fallback(on_event);
     s.on_disconnect(inbox::close);
     Ok(())

@@ -35,6 +35,7 @@ use serde_json::Value;
 use crate::app::Core;
 use crate::auth::Identity;
 use crate::rooms::RoomName;
+use presence_events::Change;
 
 pub use command::{Command, EVENTS};
 pub use connect::{ConnectError, socket_io};
@@ -125,8 +126,11 @@ impl Connection {
     }
 
     async fn emit_left(&self, room: &RoomName) {
-        let count = self.core.presence.count(room).await;
-        self.announce(room, "left", count).await;
+        let core = &self.core;
+        let count = core.presence.count(room).await;
+        let (user, except) = (&self.identity.user, self.identity.user_channel());
+        let events = &core.presence_events;
+        presence_events::announce(&self.io, events, room, user, Change::Left, count, except).await;
     }
 
     /// Emits an event to a room's connections, less those in `except`.

@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::{SocketIo, delivery};
-use crate::limits::MEMBERS_PAGE;
+use crate::limits::{MEMBERS_PAGE, PRESENCE_LIVE_MAX};
 use crate::presence::Presence;
 use crate::rooms::RoomName;
 use crate::users::User;
@@ -77,6 +77,50 @@ impl PresenceEvents {
     fn take(&self) -> HashMap<RoomName, Pending> {
         self.with(std::mem::take)
     }
+}
+
+/// An arrival or a departure to announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Joined,
+    Left,
+}
+
+/// Tells `room` that `user` arrived or went: at once as `joined` / `left`
+/// (to everyone but `except`, the user's own connections) in a room of up to
+/// `PRESENCE_LIVE_MAX`, gathered into the next `presence` event in a bigger
+/// one. `count` is the room's size now.
+pub async fn announce(
+    io: &SocketIo,
+    events: &PresenceEvents,
+    room: &RoomName,
+    user: &User,
+    change: Change,
+    count: usize,
+    except: String,
+) {
+    if count > PRESENCE_LIVE_MAX {
+        match change {
+            Change::Joined => events.arrived(room, user),
+            Change::Left => events.departed(room, user),
+        }
+        return;
+    }
+    let event = match change {
+        Change::Joined => "joined",
+        Change::Left => "left",
+    };
+    let payload = UserEvent {
+        room: room.as_str(),
+        user,
+    };
+    delivery::to_room(io, room, Some(except), event, &payload).await;
+}
+
+#[derive(Serialize)]
+struct UserEvent<'a> {
+    room: &'a str,
+    user: &'a User,
 }
 
 /// Sends what was gathered, once a second, until the server stops.

@@ -7,7 +7,7 @@ use super::sequencer::JoinReply;
 use super::{Adapter, Connection, SocketRef};
 use crate::clock::now_ms;
 use crate::error::{Code, Failure};
-use crate::limits::{HISTORY_DEFAULT, MEMBERS_PAGE, PRESENCE_LIVE_MAX};
+use crate::limits::{HISTORY_DEFAULT, MEMBERS_PAGE};
 use crate::presence::Change;
 use crate::ratelimit::Key;
 use crate::rooms::RoomName;
@@ -35,25 +35,21 @@ pub async fn on_join(
     let change = core.presence.join(&name, user, &conn.sid).await;
     let page = core.presence.members(&name, None, MEMBERS_PAGE).await;
     let member_count = page.count;
+    let arrived = change == Change::Arrived;
     let reply = JoinReply {
         socket: socket.clone(),
         ack,
         room,
         members: page.members,
         member_count,
+        // Announced by the sequencer right after the ack, before anything
+        // else reaches the room: a member whose join is answered later
+        // must not hear of an arrival that came before its own.
+        announce: arrived.then(|| (user.clone(), conn.identity.user_channel())),
     };
-    if !core
-        .sequencer
-        .join(name.clone(), HISTORY_DEFAULT, reply)
-        .await
-    {
-        if change == Change::Arrived {
-            core.presence.leave(&name, user.id, &conn.sid).await;
-        }
-        return Ok(Value::Null);
-    }
-    if change == Change::Arrived {
-        conn.announce(&name, "joined", member_count).await;
+    let joined = core.sequencer.join(name.clone(), HISTORY_DEFAULT, reply);
+    if !joined.await && arrived {
+        core.presence.leave(&name, user.id, &conn.sid).await;
     }
     Ok(Value::Null)
 }
@@ -108,24 +104,6 @@ pub(super) fn not_in_room(room: &RoomName) -> Failure {
 }
 
 impl Connection {
-    /// Tells the room this user arrived (`joined`) or went (`left`): at once
-    /// in a room of up to `PRESENCE_LIVE_MAX`, gathered into the next
-    /// `presence` event in a bigger one. `count` is the room's size now.
-    pub(super) async fn announce(&self, room: &RoomName, event: &str, count: usize) {
-        let user = &self.identity.user;
-        if count > PRESENCE_LIVE_MAX {
-            let events = &self.core.presence_events;
-            match event {
-                "joined" => events.arrived(room, user),
-                _ => events.departed(room, user),
-            }
-            return;
-        }
-        let payload = json!({ "room": room.as_str(), "user": user });
-        let others = Some(self.identity.user_channel());
-        self.broadcast(room, others, event, &payload).await;
-    }
-
     /// `rate_limited`, with the wait, when the limit for `key` is reached.
     pub(super) async fn within_rate(&self, key: Key) -> Result<(), Failure> {
         self.core

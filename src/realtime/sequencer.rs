@@ -18,6 +18,7 @@ use socketioxide::extract::AckSender;
 use tokio::sync::{mpsc, oneshot};
 
 use super::delivery::{self, Laggards};
+use super::presence_events::{self, PresenceEvents};
 use super::{Adapter, SocketIo, SocketRef};
 use crate::error::Failure;
 use crate::messages::Message;
@@ -40,6 +41,14 @@ pub struct Sequencer {
 /// The receiving end, handed to `run` once Socket.IO is set up.
 pub struct Queue(mpsc::Receiver<Job>);
 
+/// Where completed steps go out: the sockets, the lagging set, and the
+/// presence events gathered for big rooms.
+pub struct Out {
+    pub io: SocketIo,
+    pub laggards: Arc<Laggards>,
+    pub events: Arc<PresenceEvents>,
+}
+
 /// What the join's connection gets once the join has its place in the log.
 pub struct JoinReply {
     pub socket: SocketRef,
@@ -48,6 +57,9 @@ pub struct JoinReply {
     /// The first page of members, and how many there are.
     pub members: Vec<User>,
     pub member_count: usize,
+    /// The arrival to announce after the ack, and the channel of the
+    /// user's own connections, which are not told.
+    pub announce: Option<(User, String)>,
 }
 
 enum Job {
@@ -116,14 +128,9 @@ impl Sequencer {
 /// second task completes them in the same order as each commit lands, so
 /// the fan-out of one batch overlaps the next batch's trip to disk. Ends
 /// when every `Sequencer` handle is gone.
-pub async fn run(
-    Queue(mut rx): Queue,
-    store: Arc<dyn Store>,
-    io: SocketIo,
-    laggards: Arc<Laggards>,
-) {
+pub async fn run(Queue(mut rx): Queue, store: Arc<dyn Store>, out: Out) {
     let (committed, in_order) = mpsc::unbounded_channel();
-    tokio::spawn(complete_in_order(in_order, io, laggards));
+    tokio::spawn(complete_in_order(in_order, out));
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // Let every task that is ready now run first: the connections whose
@@ -148,16 +155,12 @@ pub async fn run(
 
 /// Waits for each batch's commit, in log order, then broadcasts its messages
 /// and answers its joins.
-async fn complete_in_order(
-    mut batches: mpsc::UnboundedReceiver<(Vec<Job>, Pending)>,
-    io: SocketIo,
-    laggards: Arc<Laggards>,
-) {
+async fn complete_in_order(mut batches: mpsc::UnboundedReceiver<(Vec<Job>, Pending)>, out: Out) {
     while let Some((jobs, pending)) = batches.recv().await {
         match pending.await {
             Ok(outcomes) => {
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    job.complete(outcome, &io, &laggards).await;
+                    job.complete(outcome, &out).await;
                 }
             }
             Err(err) => {
@@ -181,12 +184,8 @@ impl Job {
         }
     }
 
-    async fn complete(
-        self,
-        outcome: Result<Outcome, StoreError>,
-        io: &SocketIo,
-        laggards: &Laggards,
-    ) {
+    async fn complete(self, outcome: Result<Outcome, StoreError>, out: &Out) {
+        let io = &out.io;
         match (self, outcome) {
             (Job::Send { message: new, done }, Ok(Outcome::Sent(inserted))) => {
                 if let Inserted::New(message) = &inserted {
@@ -211,7 +210,22 @@ impl Job {
                 if let Err(err) = reply.ack.send(&ack)
                     && delivery::is_full(&err)
                 {
-                    delivery::evict(laggards, &reply.socket);
+                    delivery::evict(&out.laggards, &reply.socket);
+                }
+                if let Some((user, except)) = &reply.announce {
+                    let count = reply.member_count;
+                    let joined = presence_events::Change::Joined;
+                    let events = &out.events;
+                    presence_events::announce(
+                        io,
+                        events,
+                        &room,
+                        user,
+                        joined,
+                        count,
+                        except.clone(),
+                    )
+                    .await;
                 }
                 let _ = done.send(true);
             }

@@ -7,8 +7,9 @@
 //! connection checkpoints the WAL as a side effect of a commit: a task does
 //! it every second, so no send waits for one.
 
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +32,10 @@ pub struct SqliteStore {
     writer: Arc<Writer>,
     /// Stops the checkpoint task.
     closing: CancellationToken,
+    /// Rooms already read, by name: every join asks for its room, and rooms
+    /// are never deleted nor renamed and their topics never change. (An
+    /// API that changes a room must update this too.)
+    rooms: Arc<Mutex<HashMap<String, Room>>>,
 }
 
 /// How often the WAL is checkpointed into the database file.
@@ -58,6 +63,7 @@ impl SqliteStore {
             pool,
             writer,
             closing,
+            rooms: Arc::default(),
         })
     }
 }
@@ -314,13 +320,24 @@ impl Store for SqliteStore {
     }
 
     async fn find_room(&self, name: &RoomName) -> Result<Room, StoreError> {
+        let cached = |rooms: &Mutex<HashMap<String, Room>>| {
+            let rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
+            rooms.get(name.as_str()).cloned()
+        };
+        if let Some(room) = cached(&self.rooms) {
+            return Ok(room);
+        }
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT name, topic FROM rooms WHERE name = ?1")
                 .bind(name.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
-        row.map(|(name, topic)| Room { name, topic })
-            .ok_or(StoreError::RoomNotFound)
+        let room = row
+            .map(|(name, topic)| Room { name, topic })
+            .ok_or(StoreError::RoomNotFound)?;
+        let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        rooms.insert(room.name.clone(), room.clone());
+        Ok(room)
     }
 
     async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {

@@ -1,6 +1,6 @@
 // A room bigger than one page of members (100): the panel shows the exact
 // count, lists the first page with "Show more" for the rest, follows the
-// once-a-second `presence` events that replace joined/left past 100
+// once-a-second `presence` events that replace joined/left past 20
 // members, and starts over from the join answer after a reconnect. The
 // other members are guests on plain socket.io-client connections.
 
@@ -81,7 +81,7 @@ test('a room of 106: exact count, a first page of 100, "Show more", presence', a
   await registerViaUi(a, 'amy', 'amy-password-1'); // first account: an admin
   await joinRoom(a, ROOM);
 
-  // Watched live: 99 `joined` events, then `presence` once the room passes 100.
+  // Watched live: `joined` events, then `presence` once the room passes 20.
   for (let i = 1; i <= GUESTS; i++) await guestJoins(guestName(i));
   await expectCount(a, 106);
   await expectListed(a, 106);
@@ -121,7 +121,7 @@ test('a room of 106: exact count, a first page of 100, "Show more", presence', a
   await member(a, 'g105').scrollIntoViewIfNeeded();
   await screenshot(a, 'members-big-room-all');
 
-  // Past 100 arrivals and departures come as `presence`, within a second or so.
+  // Past 20 arrivals and departures come as `presence`, within a second or so.
   await guestJoins('g106');
   await expectCount(a, 107, PRESENCE_WITHIN_MS);
   await member(a, 'g106').waitFor({ timeout: PRESENCE_WITHIN_MS });

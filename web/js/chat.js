@@ -146,7 +146,7 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     notice(room, `${user.name} left`);
   }
 
-  // A room of more than 100: the changes of the last second, at most a
+  // A room of more than 20: the changes of the last second, at most a
   // page of each, and the exact count. No "joined" lines here: in a room
   // that big they would drown the conversation.
   function onPresence(event) {
