@@ -2,18 +2,19 @@
 //! their own.
 //!
 //! socketioxide keeps each connection's handshake request parts for the
-//! connection's whole life. hyper parses header values as slices of its
-//! connection read buffer, so keeping any of them keeps that whole buffer
-//! (8 KiB or more) alive; and a browser sends a dozen headers Banter never
-//! reads, plus every cookie of the site. So before socketioxide sees the
-//! request, the headers it needs are copied out and the rest dropped.
+//! connection's whole life. hyper parses the URI and the header values as
+//! slices of its connection read buffer, so keeping any of them keeps that
+//! whole buffer (8 KiB or more) alive; and a browser sends a dozen headers
+//! Banter never reads, plus every cookie of the site. So before socketioxide
+//! sees the request, the URI and the headers it needs are copied out and the
+//! rest dropped.
 
-use axum::extract::Request;
+use axum::extract::{OriginalUri, Request};
 use axum::http::header::{
     AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, ORIGIN,
     SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, TRANSFER_ENCODING, UPGRADE,
 };
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
 use crate::auth::{SESSION_COOKIE, token_from_cookie};
 
@@ -42,6 +43,11 @@ pub async fn slim(mut req: Request) -> Request {
     if req.uri().path().starts_with(SOCKET_PATH) {
         let old = std::mem::take(req.headers_mut());
         *req.headers_mut() = kept(&old);
+        if let Ok(uri) = Uri::try_from(req.uri().to_string()) {
+            // axum's router keeps a copy of the URI too.
+            req.extensions_mut().insert(OriginalUri(uri.clone()));
+            *req.uri_mut() = uri;
+        }
     }
     req
 }

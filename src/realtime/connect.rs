@@ -38,6 +38,9 @@ pub enum ConnectError {
     Unauthorized,
 }
 
+/// Bytes of each WebSocket's read buffer.
+const WS_READ_BUFFER: usize = 1024;
+
 /// Builds the Socket.IO layer and handle, with Banter's namespace on it.
 pub fn socket_io(
     core: Core,
@@ -55,6 +58,10 @@ pub fn socket_io(
         .max_payload(max as u64)
         .ws_max_message_size(max)
         .ws_max_frame_size(max)
+        // Read in small chunks: each connection keeps its read buffer for
+        // life, and chat packets are a few hundred bytes (socketioxide's
+        // default is 4 KiB; a larger packet simply takes more reads).
+        .ws_read_buffer_size(WS_READ_BUFFER)
         // Packets waiting to be written to one client. socketioxide's
         // default (128) is less than what a client's own burst of queued
         // events produces (an ack and an echo per send).
