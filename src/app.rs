@@ -22,7 +22,7 @@ use crate::origin::OriginPolicy;
 use crate::presence::{LocalPresence, Presence};
 use crate::ratelimit::{Limiter, LocalLimiter};
 use crate::realtime::{
-    self, Adapter, ConnectionCounts, Laggards, PresenceEvents, RoomLocks, Sequencer, SocketIo,
+    self, Adapter, ConnectionCounts, Laggards, PresenceEvents, Sequencer, SocketIo,
 };
 use crate::store::{SqliteStore, Store, StoreError};
 
@@ -51,7 +51,6 @@ pub struct Core {
     pub auth: Auth,
     pub presence: Arc<dyn Presence>,
     pub limits: Arc<Limits>,
-    pub locks: RoomLocks,
     pub origins: Arc<OriginPolicy>,
     pub proxies: Arc<TrustedProxies>,
     pub limiter: Arc<dyn Limiter>,
@@ -95,7 +94,6 @@ impl AppState {
             store,
             presence: Arc::new(LocalPresence::default()),
             limits: Arc::new(config.limits()),
-            locks: RoomLocks::default(),
             origins: Arc::new(OriginPolicy::new(config.allowed_origins.clone())),
             proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
             limiter: local_limiter(config),

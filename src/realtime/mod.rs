@@ -13,14 +13,13 @@
 //! - `delivery`: Banter's socketioxide adapter: fan-out of one encoded
 //!   packet, so a connection that falls behind is disconnected rather than
 //!   skipped;
-//! - `locks`, `connections`: per-room ordering and per-address caps.
+//! - `connections`: per-address caps.
 
 mod command;
 mod connect;
 mod connections;
 mod delivery;
 mod inbox;
-mod locks;
 mod message_events;
 mod moderation_events;
 mod presence_events;
@@ -42,7 +41,6 @@ pub use connect::{ConnectError, socket_io};
 pub use connections::{ConnectionCounts, Place};
 pub use delivery::Laggards;
 pub use inbox::Slot;
-pub use locks::RoomLocks;
 pub use presence_events::PresenceEvents;
 pub use sequencer::{Queue, Sequencer};
 
@@ -118,7 +116,6 @@ impl Connection {
         let user = &self.identity.user;
         let rooms = self.core.presence.disconnect(user.id, &self.sid).await;
         for room in rooms {
-            let _guard = self.core.locks.lock(&room).await;
             self.emit_left(&room).await;
         }
         self.core.laggards.forget(self.socket_id);

@@ -24,7 +24,6 @@ pub async fn on_delete(conn: &Connection, id: MessageId) -> Result<Value, Failur
         ));
     }
     let room = RoomName::parse(&message.room, &core.limits)?;
-    let _guard = core.locks.lock(&room).await;
     if !core.store.delete_message(id, now_ms()).await? {
         return Err(Failure::new(Code::MessageNotFound, "no such message"));
     }

@@ -74,7 +74,6 @@ pub async fn on_leave(
     name: RoomName,
 ) -> Result<Value, Failure> {
     let core = &conn.core;
-    let _guard = core.locks.lock(&name).await;
     let change = core
         .presence
         .leave(&name, conn.identity.user.id, &conn.sid)

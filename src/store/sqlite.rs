@@ -75,11 +75,16 @@ async fn checkpoints(pool: SqlitePool, closing: CancellationToken) {
     let mut every = tokio::time::interval(CHECKPOINT_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while closing.run_until_cancelled(every.tick()).await.is_some() {
+        let started = std::time::Instant::now();
         if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .execute(&pool)
             .await
         {
             tracing::warn!(%err, "cannot checkpoint the database");
+        }
+        let took = started.elapsed();
+        if took >= Duration::from_millis(50) {
+            tracing::info!(ms = took.as_millis(), "slow checkpoint");
         }
     }
 }

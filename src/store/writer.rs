@@ -25,7 +25,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::{Mutex, mpsc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use tokio::sync::oneshot;
@@ -189,9 +189,21 @@ fn apply_all(conn: &mut Connection, requests: &[Request]) -> rusqlite::Result<Ve
             Request::Guest { guest, .. } => Done::Guest(create_guest(&tx, guest)?),
         });
     }
+    let started = Instant::now();
     tx.commit()?;
+    let took = started.elapsed();
+    if took >= SLOW_COMMIT {
+        tracing::warn!(
+            ms = took.as_millis(),
+            requests = requests.len(),
+            "slow commit (disk)"
+        );
+    }
     Ok(done)
 }
+
+/// A commit slower than this is logged: every send in it waited that long.
+const SLOW_COMMIT: Duration = Duration::from_millis(50);
 
 fn apply_steps(
     tx: &Transaction<'_>,
