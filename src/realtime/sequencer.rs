@@ -143,11 +143,11 @@ pub async fn run(Queue(mut rx): Queue, store: Arc<dyn Store>, out: Out) {
                 Err(_) => break,
             }
         }
-        let steps = batch.iter().map(Job::step).collect();
+        // The message moves into its step; its waiter keeps only the room.
+        let (steps, waiters): (Vec<Step>, Vec<Waiter>) = batch.drain(..).map(Job::split).unzip();
         // The batch takes its place in the log here, before the next one.
         let pending = store.append(steps);
-        let jobs = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
-        if committed.send((jobs, pending)).is_err() {
+        if committed.send((waiters, pending)).is_err() {
             break;
         }
     }
@@ -155,50 +155,72 @@ pub async fn run(Queue(mut rx): Queue, store: Arc<dyn Store>, out: Out) {
 
 /// Waits for each batch's commit, in log order, then broadcasts its messages
 /// and answers its joins.
-async fn complete_in_order(mut batches: mpsc::UnboundedReceiver<(Vec<Job>, Pending)>, out: Out) {
-    while let Some((jobs, pending)) = batches.recv().await {
+async fn complete_in_order(mut batches: mpsc::UnboundedReceiver<(Vec<Waiter>, Pending)>, out: Out) {
+    while let Some((waiters, pending)) = batches.recv().await {
         match pending.await {
             Ok(outcomes) => {
-                for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    job.complete(outcome, &out).await;
+                for (waiter, outcome) in waiters.into_iter().zip(outcomes) {
+                    waiter.complete(outcome, &out).await;
                 }
             }
             Err(err) => {
                 tracing::error!(%err, "a batch of messages was not stored");
-                for job in jobs {
-                    job.fail(StoreError::BatchFailed);
+                for waiter in waiters {
+                    waiter.fail(StoreError::BatchFailed);
                 }
             }
         }
     }
 }
 
+/// What a step's submitter waits for, once the step has gone to the store.
+enum Waiter {
+    Send {
+        room: RoomName,
+        done: oneshot::Sender<Result<Inserted, StoreError>>,
+    },
+    Join {
+        room: RoomName,
+        reply: JoinReply,
+        done: oneshot::Sender<bool>,
+    },
+}
+
 impl Job {
-    fn step(&self) -> Step {
+    /// The step for the store, and who waits for its outcome.
+    fn split(self) -> (Step, Waiter) {
         match self {
-            Job::Send { message, .. } => Step::Send(message.clone()),
-            Job::Join { room, limit, .. } => Step::Join {
-                room: room.clone(),
-                limit: *limit,
-            },
+            Job::Send { message, done } => {
+                let room = message.room.clone();
+                (Step::Send(message), Waiter::Send { room, done })
+            }
+            Job::Join {
+                room,
+                limit,
+                reply,
+                done,
+            } => {
+                let step = Step::Join {
+                    room: room.clone(),
+                    limit,
+                };
+                (step, Waiter::Join { room, reply, done })
+            }
         }
     }
+}
 
+impl Waiter {
     async fn complete(self, outcome: Result<Outcome, StoreError>, out: &Out) {
         let io = &out.io;
         match (self, outcome) {
-            (Job::Send { message: new, done }, Ok(Outcome::Sent(inserted))) => {
+            (Waiter::Send { room, done }, Ok(Outcome::Sent(inserted))) => {
                 if let Inserted::New(message) = &inserted {
-                    delivery::to_room(io, &new.room, None, "message", message).await;
+                    delivery::to_room(io, &room, None, "message", message).await;
                 }
                 let _ = done.send(Ok(inserted));
             }
-            (
-                Job::Join {
-                    room, reply, done, ..
-                },
-                Ok(Outcome::Joined { messages }),
-            ) => {
+            (Waiter::Join { room, reply, done }, Ok(Outcome::Joined { messages })) => {
                 reply.socket.join(room.channel());
                 let ack = JoinAck {
                     ok: true,
@@ -229,17 +251,17 @@ impl Job {
                 }
                 let _ = done.send(true);
             }
-            (job, Err(err)) => job.fail(err),
-            (job, Ok(_)) => job.fail(StoreError::WriterGone),
+            (waiter, Err(err)) => waiter.fail(err),
+            (waiter, Ok(_)) => waiter.fail(StoreError::WriterGone),
         }
     }
 
     fn fail(self, err: StoreError) {
         match self {
-            Job::Send { done, .. } => {
+            Waiter::Send { done, .. } => {
                 let _ = done.send(Err(err));
             }
-            Job::Join { reply, done, .. } => {
+            Waiter::Join { reply, done, .. } => {
                 let _ = reply.ack.send(&Failure::from(err).to_ack());
                 let _ = done.send(false);
             }
