@@ -6,6 +6,7 @@
 //! one transaction, so the messages that arrive together cost one commit
 //! (one fsync). The realtime sequencer forms the batches.
 
+mod reader;
 mod sqlite;
 mod writer;
 

@@ -3,7 +3,9 @@
 //! message survives a crash of the process or of the machine.
 //!
 //! Messages and guest sign-ins go through the writer (`writer.rs`, group
-//! commit on a thread of its own); the rest through a small sqlx pool. No
+//! commit on a thread of its own), session lookups through the reader
+//! (`reader.rs`, a thread of its own too); the rest through a small sqlx
+//! pool. No
 //! connection checkpoints the WAL as a side effect of a commit: a task does
 //! it every second, so no send waits for one.
 
@@ -15,9 +17,11 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
 
+use super::reader::Reader;
 use super::writer::Writer;
 use super::{Account, Pending, Session, Step, Store, StoreError};
 use crate::messages::{Cursor, Message, MessageId, Page};
@@ -30,6 +34,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Messages go through the writer; everything else through the pool.
     writer: Arc<Writer>,
+    /// Session lookups (every socket's handshake) go through the reader.
+    reader: Arc<Reader>,
     /// Stops the checkpoint task.
     closing: CancellationToken,
     /// Rooms already read, by name: every join asks for its room, and rooms
@@ -57,11 +63,13 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let writer = Arc::new(Writer::open(options.get_filename())?);
+        let reader = Arc::new(Reader::open(options.get_filename())?);
         let closing = CancellationToken::new();
         tokio::spawn(checkpoints(pool.clone(), closing.clone()));
         Ok(Self {
             pool,
             writer,
+            reader,
             closing,
             rooms: Arc::default(),
         })
@@ -126,6 +134,10 @@ pub(super) const CREATE_GUEST: &str = "INSERT INTO users (name, name_key, passwo
 
 pub(super) const CREATE_SESSION: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
      VALUES (?1, ?2, ?3, ?4) RETURNING id";
+
+const FIND_SESSION: &str = "SELECT s.id, u.id, u.name, (u.password_hash IS NULL), u.is_admin \
+     FROM sessions s JOIN users u ON u.id = s.user_id \
+     WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.banned_at IS NULL";
 
 pub(super) const MESSAGE_COLUMNS: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
      (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id \
@@ -283,24 +295,24 @@ impl Store for SqliteStore {
         token_hash: &[u8],
         now: i64,
     ) -> Result<Option<Session>, StoreError> {
-        let row: Option<(i64, i64, String, bool, bool)> = sqlx::query_as(
-            "SELECT s.id, u.id, u.name, (u.password_hash IS NULL), u.is_admin FROM sessions s \
-             JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.banned_at IS NULL",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(id, user_id, name, guest, admin)| Session {
-            id,
-            user: User {
-                id: user_id,
-                name,
-                guest,
-            },
-            admin,
-        }))
+        let token_hash = token_hash.to_vec();
+        self.reader
+            .read(move |conn| {
+                conn.prepare_cached(FIND_SESSION)?
+                    .query_row(params![token_hash, now], |row| {
+                        Ok(Session {
+                            id: row.get(0)?,
+                            user: User {
+                                id: row.get(1)?,
+                                name: row.get(2)?,
+                                guest: row.get(3)?,
+                            },
+                            admin: row.get(4)?,
+                        })
+                    })
+                    .optional()
+            })
+            .await
     }
 
     async fn delete_session(&self, token_hash: &[u8]) -> Result<Option<i64>, StoreError> {
@@ -420,6 +432,9 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.closing.cancel();
+        if let Some(thread) = self.reader.close() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
         if let Some(thread) = self.writer.close() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
