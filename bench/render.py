@@ -26,7 +26,9 @@ P99_LIMIT_MS = 100
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 SERVERS = ("banter", "node")
 SERVER_NAMES = {"banter": "Banter", "node": "Node (Express + Socket.IO)"}
-RATE_GROUPS = ("c", "d", "e")
+RATE_GROUPS = ("c", "d", "e", "s")
+# A soak run misses when RSS grows more than this after the warm-up.
+SOAK_GROWTH_LIMIT = 0.05
 
 
 # --- meta ----------------------------------------------------------------------
@@ -128,6 +130,12 @@ def misses(record):
             why.append(f"p99 > {P99_LIMIT_MS} ms")
         if (result.get("lost") or 0) > 0:
             why.append("loss")
+    if record.get("group") == "s":
+        growth = result.get("rss_growth_after_warmup")
+        if growth is None:
+            why.append("no RSS samples")
+        elif growth > SOAK_GROWTH_LIMIT:
+            why.append(f"RSS grew {growth * 100:.1f} % after the warm-up")
     if error_count(result.get("errors")) or (result.get("ack_errors") or 0) > 0:
         why.append("errors")
     connected, clients = result.get("connected"), result.get("clients")
@@ -462,6 +470,35 @@ def stall_section(records, runs_expected):
             "count the healthy clients' deliveries.\n\n" + table(header, rows))
 
 
+def soak_section(records, runs_expected):
+    group_records = [r for r in records if r["group"] == "s"]
+    if not group_records:
+        return None
+    rows = []
+    for r in group_records:
+        result = r.get("result") or {}
+        samples = result.get("rss_samples_bytes") or []
+        growth = result.get("rss_growth_after_warmup")
+        rows.append([
+            SERVER_NAMES[r["server"]], r["run"], f_s(result.get("duration_s")),
+            f_rate(result.get("deliveries_per_s")), f_ms(result.get("delivery_p99_ms")),
+            f_ms(result.get("delivery_max_ms")), f_int(result.get("lost")),
+            f_int(result.get("duplicated")), f_int(result.get("out_of_order")),
+            f_int(result.get("churners")), f_int(result.get("churn_cycles")),
+            f_bytes(min(samples)) if samples else "—", f_bytes(max(samples)) if samples else "—",
+            f"{growth * 100:.1f} %" if growth is not None else "—",
+            f_int(error_count(result.get("errors"))), "; ".join(misses(r)) or "ok",
+        ])
+    header = ["Server", "Run", "Length", "Deliveries/s", "p99 ms", "max ms", "Lost", "Duplicated",
+              "Out of order", "Churning connections", "Churn cycles", "RSS min", "RSS max",
+              "RSS growth after warm-up", "Errors", "Verdict"]
+    return ("## (s) Soak: half the sustained load, connections coming and going\n\n"
+            "10 rooms × 50 members sending steadily while other clients sign in, join, stay a "
+            "few seconds and leave; the server's RSS is sampled through the run. Growth after "
+            "the warm-up compares the largest sample of the last third with the largest of the "
+            f"middle third; a run misses past {SOAK_GROWTH_LIMIT * 100:.0f} %.\n\n" + table(header, rows))
+
+
 RATE_KEYS = ["ok", "clients", "rooms", "senders", "rate_per_sender", "sent", "acked",
              "ack_errors", "delivered", "delivered_unacked", "expected", "lost", "duplicated",
              "out_of_order", "id_order_violations",
@@ -480,7 +517,7 @@ CONNECT_KEYS = ["ok", "clients", "rooms", "concurrency", "connected", "connect_s
 
 def all_runs_section(records):
     parts = []
-    for group in ("a", "b", "c", "d", "e", "f"):
+    for group in ("a", "b", "c", "d", "e", "f", "s"):
         group_records = [r for r in records if r["group"] == group]
         if not group_records:
             continue
@@ -556,6 +593,7 @@ def report_body(records, meta):
         connect_section(records, runs),
         ladder_section(records, runs),
         stall_section(records, runs),
+        soak_section(records, runs),
         machine_section(meta),
         commands_section(records, meta),
         all_runs_section(records) if records else None,

@@ -11,6 +11,9 @@
 #   d  one room of 1,000 members, 10 senders
 #   e  10 x 50 at 50k deliveries/s, with one stalled client and without
 #   f  connect 5,000 clients into one room (a presence storm)
+#   s  soak (not in the default set: SOAK_MINUTES, 30, per server): 10 x 50
+#      at SOAK_DELIVERIES deliveries/s (25,000, half of what Banter sustains)
+#      with SOAK_CHURNERS (50) connections coming and going beside it
 #
 # Each server runs pinned to CPU 0 (SERVER_CPU), the load generator to CPU 1
 # (BENCH_CPU), and every single measurement gets a freshly started server.
@@ -22,7 +25,8 @@
 # BANTER_BIN and BENCH_BIN (use these binaries instead of building),
 # OUT_DIR (instead of target/bench-results/<date>), SERVER_CPU, BENCH_CPU,
 # BENCH_ADDRS (source addresses for the connect scenarios),
-# CONNECT_CONCURRENCY (connections in flight, 64).
+# CONNECT_CONCURRENCY (connections in flight, 64), SOAK_MINUTES,
+# SOAK_DELIVERIES, SOAK_CHURNERS (scenario s).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -58,7 +62,7 @@ case $ONLY in
 esac
 IFS=, read -r -a SELECTED <<<"$SCENARIOS"
 for s in "${SELECTED[@]}"; do
-  [[ $s =~ ^[a-f]$ ]] || { echo "run.sh: unknown scenario $s (a-f)" >&2; exit 2; }
+  [[ $s =~ ^[a-fs]$ ]] || { echo "run.sh: unknown scenario $s (a-f, s)" >&2; exit 2; }
 done
 selected() { [[ ,$SCENARIOS, == *,$1,* ]]; }
 wants() { [[ " ${SERVERS[*]} " == *" $1 "* ]]; }
@@ -72,6 +76,10 @@ else
   DURATION=10 WARMUP=2 DRAIN=5 HOLD=5
   CLIENTS_A=10000 CLIENTS_B=19000 CLIENTS_F=5000
 fi
+SOAK_MINUTES=${SOAK_MINUTES:-30}
+SOAK_SECS=$(awk -v m="$SOAK_MINUTES" 'BEGIN { printf "%d", m * 60 }')
+SOAK_DELIVERIES=${SOAK_DELIVERIES:-25000}
+SOAK_CHURNERS=${SOAK_CHURNERS:-50}
 SERVER_CPU=${SERVER_CPU:-0}
 BENCH_CPU=${BENCH_CPU:-1}
 BENCH_ADDRS=${BENCH_ADDRS:-127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4}
@@ -211,6 +219,7 @@ measure() {
   fi
   local limit=900
   [[ $1 == rate ]] && limit=$((DURATION + WARMUP + DRAIN + 120))
+  [[ $1 == soak ]] && limit=$((SOAK_SECS + WARMUP + DRAIN + 300))
   local cmd=(taskset -c "$BENCH_CPU" "$BENCH_BIN" "$@" --url "$SERVER_URL" --server-pid "$SERVER_PID" --json)
   local shown="taskset -c $BENCH_CPU ${BENCH_BIN#"$ROOT"/} $* --url \$URL --server-pid \$PID --json"
   log "$server $group/$case step $step run $run/$RUNS: $*"
@@ -281,6 +290,17 @@ if selected e; then
           --duration "$DURATION" --warmup "$WARMUP" --stall "$stall" --drain "$DRAIN"
       done
     done
+  done
+fi
+
+if selected s; then
+  # 500 senders, 50 members a room: deliveries/s = 500 x rate x 50.
+  soak_rate=$(awk -v t="$SOAK_DELIVERIES" 'BEGIN { printf "%.6g", t / (500 * 50) }')
+  for server in "${SERVERS[@]}"; do
+    measure "$server" s 10x50 "$SOAK_DELIVERIES" 1 "$SOAK_DELIVERIES" -- soak \
+      --clients 500 --rooms 10 --senders 500 --rate "$soak_rate" \
+      --duration "$SOAK_SECS" --warmup "$WARMUP" --drain "$DRAIN" \
+      --churners "$SOAK_CHURNERS" --stay-min 2 --stay-max 20 --sample-every 10
   done
 fi
 

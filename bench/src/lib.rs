@@ -13,6 +13,7 @@ pub mod rate;
 pub mod report;
 pub mod setup;
 pub mod sio;
+pub mod soak;
 pub mod target;
 
 use std::net::IpAddr;
@@ -24,6 +25,7 @@ use clap::{Args, Parser, Subcommand};
 use connect::ConnectParams;
 use rate::RateParams;
 use report::Report;
+use soak::SoakParams;
 use target::Target;
 
 #[derive(Debug, Parser)]
@@ -60,8 +62,29 @@ pub enum Scenario {
     Rate(RateArgs),
     /// Many connections: connects/s, connect latency, server memory per connection.
     Connect(ConnectArgs),
+    /// A long `rate` run with connections coming and going beside it and the
+    /// server's memory sampled throughout (`--duration` is its length).
+    Soak(SoakArgs),
     /// A few-seconds self-check (small `rate`, then small `connect`).
     Smoke(SmokeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SoakArgs {
+    #[command(flatten)]
+    pub rate: RateArgs,
+    /// Connections coming and going at any time, beside the steady ones.
+    #[arg(long, default_value_t = 50)]
+    pub churners: usize,
+    /// Shortest stay of a churning connection, in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    pub stay_min: f64,
+    /// Longest stay of a churning connection, in seconds.
+    #[arg(long, default_value_t = 20.0)]
+    pub stay_max: f64,
+    /// Seconds between samples of the server's RSS.
+    #[arg(long, default_value_t = 10.0)]
+    pub sample_every: f64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -166,19 +189,18 @@ async fn run_scenario(scenario: &Scenario) -> anyhow::Result<Outcome> {
     match scenario {
         Scenario::Rate(a) => {
             let target = Rc::new(Target::new(&a.common.url, &a.common.addrs)?);
-            let params = RateParams {
-                clients: a.clients,
-                rooms: a.rooms,
-                senders: a.senders,
-                rate: a.rate,
-                duration: a.duration,
-                warmup: a.warmup,
-                stall: a.stall,
-                drain: a.drain,
-                concurrency: a.concurrency,
-                text_bytes: a.text_bytes,
+            one(rate::run(target, &rate_params(a), a.common.server_pid).await?)
+        }
+        Scenario::Soak(a) => {
+            let common = &a.rate.common;
+            let target = Rc::new(Target::new(&common.url, &common.addrs)?);
+            let params = SoakParams {
+                rate: rate_params(&a.rate),
+                churners: a.churners,
+                stay: (a.stay_min, a.stay_max),
+                sample_every: a.sample_every,
             };
-            one(rate::run(target, &params, a.common.server_pid).await?)
+            one(soak::run(target, &params, common.server_pid).await?)
         }
         Scenario::Connect(a) => {
             let target = Rc::new(Target::new(&a.common.url, &a.common.addrs)?);
@@ -218,9 +240,25 @@ async fn run_scenario(scenario: &Scenario) -> anyhow::Result<Outcome> {
     }
 }
 
+fn rate_params(a: &RateArgs) -> RateParams {
+    RateParams {
+        clients: a.clients,
+        rooms: a.rooms,
+        senders: a.senders,
+        rate: a.rate,
+        duration: a.duration,
+        warmup: a.warmup,
+        stall: a.stall,
+        drain: a.drain,
+        concurrency: a.concurrency,
+        text_bytes: a.text_bytes,
+    }
+}
+
 fn common(cli: &Cli) -> &Common {
     match &cli.scenario {
         Scenario::Rate(a) => &a.common,
+        Scenario::Soak(a) => &a.rate.common,
         Scenario::Connect(a) => &a.common,
         Scenario::Smoke(a) => &a.common,
     }

@@ -104,6 +104,15 @@ pub struct Report {
     pub errors: BTreeMap<String, u64>,
     pub stalled: Option<u64>,
     pub stalled_disconnected: Option<u64>,
+    /// Soak: connections coming and going beside the steady load.
+    pub churners: Option<u64>,
+    /// Soak: completed churn cycles (sign-in, connect, join, stay, leave).
+    pub churn_cycles: Option<u64>,
+    /// Soak: the server's RSS, sampled through the run.
+    pub rss_samples_bytes: Option<Vec<u64>>,
+    /// Soak: RSS growth after the warm-up (last third against the middle
+    /// one, as a fraction).
+    pub rss_growth_after_warmup: Option<f64>,
 }
 
 impl Report {
@@ -223,6 +232,26 @@ impl Report {
                     ),
                 );
             }
+        }
+        if let Some(cycles) = self.churn_cycles {
+            line(
+                "churn",
+                format!(
+                    "{} connections coming and going, {cycles} cycles",
+                    n(self.churners)
+                ),
+            );
+            let samples = self.rss_samples_bytes.as_deref().unwrap_or_default();
+            line(
+                "server rss over time",
+                format!(
+                    "{} samples, min {} max {} MiB, growth after warm-up {} %",
+                    samples.len(),
+                    mib(samples.iter().min().copied()),
+                    mib(samples.iter().max().copied()),
+                    f(self.rss_growth_after_warmup.map(|g| g * 100.0), 1)
+                ),
+            );
         }
         if self.connects_per_s.is_some() {
             line(

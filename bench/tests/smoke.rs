@@ -161,3 +161,46 @@ fn a_run_against_no_server_reports_its_errors_and_exits_nonzero() {
     assert_eq!(result["errors"]["http_connect"], 3, "{result}");
     assert_eq!(result["ok"], false);
 }
+
+#[test]
+fn a_short_soak_churns_connections_and_samples_memory_without_loss() {
+    let server = start_server();
+    let pid = server.child.id().to_string();
+    let (ok, stdout) = bench(&[
+        "soak",
+        "--url",
+        &server.url,
+        "--server-pid",
+        &pid,
+        "--clients",
+        "20",
+        "--rooms",
+        "2",
+        "--rate",
+        "5",
+        "--duration",
+        "3",
+        "--warmup",
+        "0.5",
+        "--drain",
+        "3",
+        "--churners",
+        "4",
+        "--stay-min",
+        "0.3",
+        "--stay-max",
+        "0.8",
+        "--sample-every",
+        "0.25",
+        "--json",
+    ]);
+    let result = result_line(&stdout);
+    assert!(ok, "the soak run failed: {result}");
+    assert_eq!(result["scenario"], "soak");
+    assert_eq!(result["lost"], 0);
+    assert!(result["delivered"].as_u64().unwrap() > 0);
+    // Each churner comes and goes several times in 3.5 s of 0.3-0.8 s stays.
+    assert!(result["churn_cycles"].as_u64().unwrap() >= 8, "{result}");
+    assert!(result["rss_samples_bytes"].as_array().unwrap().len() >= 6);
+    assert!(result["rss_growth_after_warmup"].is_number());
+}
