@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use crate::limits::Limits;
 use crate::ratelimit::{Rate, Rates};
 
-/// Banter: real-time chat rooms over Socket.IO.
+/// How to serve. Parsed on its own in tests; `cli::Cli` flattens it.
 #[derive(Parser, Clone)]
 #[command(name = "banter", version, about)]
 pub struct Config {

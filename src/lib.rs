@@ -8,10 +8,12 @@
 //!   check; `ratelimit` and `client_ip`: per-user and per-address limits;
 //! - `realtime`: the Socket.IO events; `http`: the JSON API and the page;
 //! - `error`: the one mapping from errors to codes and statuses;
+//! - `cli`: the command line, and the operator's subcommands;
 //! - `app`: wiring, `build_app` and `run`, shared by `main` and the tests.
 
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod client_ip;
 pub mod clock;
 pub mod config;

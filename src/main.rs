@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use banter::error::error_chain;
+use banter::cli::Cli;
 use banter::{AppState, Config, run};
 use clap::Parser;
 use tokio::net::TcpListener;
@@ -10,14 +11,18 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();
-    match serve(config).await {
+    let done = match cli.command {
+        Some(command) => banter::cli::run(command).await,
+        None => serve(cli.serve).await,
+    };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %error_chain(err.as_ref()), "banter failed");
