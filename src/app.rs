@@ -2,12 +2,10 @@
 //! used by `main` and by the tests alike.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use socketioxide::layer::SocketIoLayer;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -77,6 +75,8 @@ pub struct AppState {
     pub io: SocketIo,
     /// Whether session cookies are always marked `Secure`.
     pub secure_cookies: bool,
+    /// The listener's timeouts and connection caps.
+    pub net: crate::net::Settings,
     layer: SocketIoLayer<Adapter>,
 }
 
@@ -101,11 +101,17 @@ impl AppState {
             workers: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         };
-        let (layer, io) = realtime::socket_io(core.clone(), queue, lagging);
+        let (layer, io) = realtime::socket_io(
+            core.clone(),
+            queue,
+            lagging,
+            Duration::from_secs(config.connect_timeout_secs),
+        );
         Ok(Self {
             core,
             io,
             secure_cookies: config.secure_cookies,
+            net: crate::net::Settings::new(config),
             layer,
         })
     }
@@ -143,8 +149,13 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
 /// The whole application: HTTP API, Socket.IO and the web page.
 pub fn build_app(state: AppState) -> Router {
     let layer = state.layer.clone();
+    let core = state.core.clone();
     crate::http::router(state)
         .layer(layer)
+        .layer(axum::middleware::from_fn_with_state(
+            core,
+            realtime::count_sessions,
+        ))
         .layer(axum::middleware::map_request(crate::http::slim))
 }
 
@@ -157,14 +168,8 @@ pub async fn run(
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (io, core) = (state.io.clone(), state.core.clone());
+    let (io, core, net) = (state.io.clone(), state.core.clone(), state.net.clone());
     let app = build_app(state);
-    // Nagle's algorithm delays small frames by up to 40 ms; chat is small frames.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::warn!(%err, "cannot set TCP_NODELAY");
-        }
-    });
     // When the grace period ends, set when the signal comes: it counts for
     // the HTTP side and the socket workers together.
     let (deadline_tx, deadline_rx) = tokio::sync::watch::channel(None::<Instant>);
@@ -174,10 +179,9 @@ pub async fn run(
         deadline_tx.send_replace(Some(Instant::now() + grace));
         io.close().await;
     };
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let server = crate::net::serve(listener, app, net, signal);
     let served = tokio::select! {
-        served = server.into_future() => served,
+        served = server => served,
         () = grace_over(deadline_rx.clone()) => {
             tracing::warn!("grace period over: closing remaining connections");
             Ok(())

@@ -101,6 +101,31 @@ pub struct Config {
     #[arg(long, env = "BANTER_MAX_CONNECTIONS_PER_IP", default_value_t = 100)]
     pub max_connections_per_ip: usize,
 
+    /// Seconds a client has to send a whole request head; also the longest wait for the next request on an
+    /// idle keep-alive connection (hyper runs one timer for both).
+    #[arg(long, env = "BANTER_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a client has to send a whole request body.
+    #[arg(long, env = "BANTER_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+
+    /// Seconds a new Socket.IO session has to join the namespace before it
+    /// is closed.
+    #[arg(long, env = "BANTER_CONNECT_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub connect_timeout_secs: u64,
+
+    /// TCP connections open at once, from everyone. Keep it below the
+    /// process's open-file limit (`ulimit -n`), which must also cover the
+    /// database files.
+    #[arg(long, env = "BANTER_MAX_TCP_CONNECTIONS", default_value_t = 10_000)]
+    pub max_tcp_connections: usize,
+
+    /// TCP connections open at once from one peer address (a reverse proxy
+    /// is one peer: raise this behind one).
+    #[arg(long, env = "BANTER_MAX_TCP_CONNECTIONS_PER_IP", default_value_t = 200)]
+    pub max_tcp_connections_per_ip: usize,
+
     /// Packets that may wait to be written to one connection before it
     /// counts as fallen behind and is disconnected (to catch up on reconnect).
     #[arg(long, env = "BANTER_SOCKET_BUFFER", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(16..=1_000_000))]
@@ -182,6 +207,14 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("rates", &self.rates())
             .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("header_timeout_secs", &self.header_timeout_secs)
+            .field("body_timeout_secs", &self.body_timeout_secs)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("max_tcp_connections", &self.max_tcp_connections)
+            .field(
+                "max_tcp_connections_per_ip",
+                &self.max_tcp_connections_per_ip,
+            )
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }

@@ -36,6 +36,7 @@ pub enum Code {
     Unauthorized,
     InvalidCredentials,
     RateLimited,
+    RequestTimeout,
     TooManyConnections,
     GuestsDisabled,
     Banned,
@@ -68,6 +69,7 @@ impl Code {
             NameTaken => StatusCode::CONFLICT,
             RoomNotFound | NotFound | MessageNotFound | UserNotFound => StatusCode::NOT_FOUND,
             Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             RateLimited | TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

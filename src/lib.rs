@@ -21,6 +21,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod messages;
+pub mod net;
 pub mod origin;
 pub mod presence;
 pub mod ratelimit;

@@ -2,6 +2,7 @@
 //! client is told it is connected, and nothing is sent to it before.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderValue;
 use axum::http::header::{HOST, ORIGIN};
@@ -12,13 +13,13 @@ use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::Sid;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::connections::Refusal;
 use super::presence_events;
 use super::sequencer::{self, Queue};
 use super::{Adapter, Connection, Place, Slot, SocketIo, SocketRef, delivery, inbox};
 use crate::app::Core;
 use crate::auth::{AuthError, Identity, token_from_headers};
 use crate::error::error_chain;
-use crate::ratelimit::Key;
 
 /// Why a socket was not let in; the message is what the client's
 /// `connect_error` says.
@@ -46,6 +47,7 @@ pub fn socket_io(
     core: Core,
     queue: Queue,
     lagging: UnboundedReceiver<Sid>,
+    connect_timeout: Duration,
 ) -> (SocketIoLayer<Adapter>, SocketIo) {
     let max = core.limits.max_packet_bytes;
     let laggards = core.laggards.clone();
@@ -66,6 +68,10 @@ pub fn socket_io(
         // default (128) is less than what a client's own burst of queued
         // events produces (an ack and an echo per send).
         .max_buffer_size(core.limits.socket_buffer)
+        // A session that has not joined the namespace by then is closed
+        // (socketioxide's default is 45 s, and a client answering pings
+        // could hold a session that long without ever authenticating).
+        .connect_timeout(connect_timeout)
         .with_state(core)
         .build_layer();
     // The last middleware added runs first: authenticate, then open.
@@ -104,13 +110,17 @@ async fn authenticate(
         tracing::info!(origin = ?header(ORIGIN), "refused a socket from a foreign origin");
         return Err(ConnectError::ForbiddenOrigin);
     }
-    let ip = core.proxies.of_request(parts);
-    if core.limiter.check(Key::Handshake(ip)).await.is_err() {
-        return Err(ConnectError::RateLimited);
+    // The session was counted, and the handshake rate checked, at its
+    // Engine.IO handshake (`connections::count_sessions`).
+    match parts.extensions.get::<Refusal>() {
+        Some(Refusal::RateLimited) => return Err(ConnectError::RateLimited),
+        Some(Refusal::TooManyConnections) => return Err(ConnectError::TooManyConnections),
+        None => {}
     }
-    let place = core
-        .connections
-        .acquire(ip)
+    let place = parts
+        .extensions
+        .get::<Arc<Place>>()
+        .cloned()
         .ok_or(ConnectError::TooManyConnections)?;
     let from_auth = auth
         .ok()
@@ -125,7 +135,7 @@ async fn authenticate(
         ConnectError::Unauthorized
     })?;
     s.extensions.insert(identity);
-    s.extensions.insert(Arc::new(place));
+    s.extensions.insert(place);
     Ok(())
 }
 

@@ -1,24 +1,46 @@
-//! How many sockets each address has open, so one address cannot hold
-//! unbounded server memory with idle connections.
+//! How many Socket.IO sessions each address has open, so one address cannot
+//! hold unbounded server memory with idle sessions.
+//!
+//! A session is counted from its Engine.IO handshake (the first request,
+//! without a `sid`) until it closes, whatever its transport: the place is
+//! put in the handshake request's extensions, which the Engine.IO socket
+//! keeps for its whole life. Counting only at the namespace CONNECT would let
+//! sessions that never join escape the cap. The handshake rate is checked at
+//! the same point.
+//!
+//! A refused handshake is still let in, holding a place of a second, equal
+//! allowance, so that the namespace CONNECT can answer with a `connect_error`
+//! that says why (what official clients show); the session is closed at once
+//! by the client or after `--connect-timeout-secs`. Past that allowance too,
+//! the handshake itself gets an HTTP error.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-/// Open connections per address, capped. Cheap to clone.
+use axum::extract::{Request, State};
+use axum::http::Uri;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::Core;
+use crate::error::{Code, Failure};
+use crate::ratelimit::Key;
+
+/// Open places per address, capped. Cheap to clone.
 #[derive(Clone)]
-pub struct ConnectionCounts {
+pub struct Counter {
     max: usize,
     counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 /// One connection's place under its address's cap; given back on drop.
 pub struct Place {
-    counts: ConnectionCounts,
+    counts: Counter,
     ip: IpAddr,
 }
 
-impl ConnectionCounts {
+impl Counter {
     pub fn new(max: usize) -> Self {
         Self {
             max,
@@ -47,7 +69,7 @@ impl ConnectionCounts {
         })
     }
 
-    /// Connections open from `ip` now.
+    /// Places held by `ip` now.
     pub fn open(&self, ip: IpAddr) -> usize {
         self.with(|counts| counts.get(&ip).copied().unwrap_or(0))
     }
@@ -66,13 +88,99 @@ impl Drop for Place {
     }
 }
 
+/// Sessions open per address, and refused sessions waiting to be told why.
+#[derive(Clone)]
+pub struct ConnectionCounts {
+    open: Counter,
+    refused: Counter,
+}
+
+impl ConnectionCounts {
+    pub fn new(max: usize) -> Self {
+        Self {
+            open: Counter::new(max),
+            refused: Counter::new(max),
+        }
+    }
+}
+
+/// Why a session's handshake was refused; its namespace CONNECT gets the
+/// matching `connect_error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    RateLimited,
+    TooManyConnections,
+}
+
+/// A refused session's place in the allowance for refused sessions.
+#[derive(Clone)]
+struct RefusedPlace(#[allow(dead_code)] Arc<Place>);
+
+/// Whether a request opens an Engine.IO session: `EIO` in the query and no
+/// `sid` (later requests of a session, and its WebSocket upgrade, carry one).
+fn is_handshake(uri: &Uri) -> bool {
+    let Some(query) = uri.query() else {
+        return false;
+    };
+    let keys = || {
+        query
+            .split('&')
+            .map(|pair| pair.split('=').next().unwrap_or(""))
+    };
+    uri.path().starts_with("/socket.io")
+        && keys().any(|k| k == "EIO")
+        && !keys().any(|k| k == "sid")
+}
+
+/// Middleware: counts each Engine.IO session from its handshake, under the
+/// per-address cap and the handshake rate.
+pub async fn count_sessions(State(core): State<Core>, req: Request, next: Next) -> Response {
+    if !is_handshake(req.uri()) {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let ip = core.proxies.of_request(&parts);
+    let verdict = if core.limiter.check(Key::Handshake(ip)).await.is_err() {
+        Err(Refusal::RateLimited)
+    } else {
+        core.connections
+            .open
+            .acquire(ip)
+            .ok_or(Refusal::TooManyConnections)
+    };
+    match verdict {
+        Ok(place) => {
+            parts.extensions.insert(Arc::new(place));
+        }
+        Err(refusal) => {
+            let Some(place) = core.connections.refused.acquire(ip) else {
+                return refused(refusal);
+            };
+            parts.extensions.insert(refusal);
+            parts.extensions.insert(RefusedPlace(Arc::new(place)));
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// The HTTP answer to a handshake past both allowances.
+fn refused(refusal: Refusal) -> Response {
+    let failure = match refusal {
+        Refusal::RateLimited => Failure::new(Code::RateLimited, "too many handshakes"),
+        Refusal::TooManyConnections => {
+            Failure::new(Code::TooManyConnections, "too many connections")
+        }
+    };
+    failure.into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn places_are_capped_per_address_and_given_back_on_drop() {
-        let counts = ConnectionCounts::new(2);
+        let counts = Counter::new(2);
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         let first = counts.acquire(a).unwrap();
         let _second = counts.acquire(a).unwrap();
@@ -81,5 +189,19 @@ mod tests {
         drop(first);
         assert_eq!(counts.open(a), 1);
         assert!(counts.acquire(a).is_some());
+    }
+
+    #[test]
+    fn only_a_request_without_a_sid_opens_a_session() {
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        assert!(is_handshake(&uri("/socket.io/?EIO=4&transport=websocket")));
+        assert!(is_handshake(&uri(
+            "/socket.io/?EIO=4&transport=polling&t=x"
+        )));
+        assert!(!is_handshake(&uri(
+            "/socket.io/?EIO=4&transport=websocket&sid=abc"
+        )));
+        assert!(!is_handshake(&uri("/socket.io/?transport=polling")));
+        assert!(!is_handshake(&uri("/api/rooms?EIO=4")));
     }
 }

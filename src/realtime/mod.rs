@@ -38,7 +38,7 @@ use presence_events::Change;
 
 pub use command::{Command, EVENTS};
 pub use connect::{ConnectError, socket_io};
-pub use connections::{ConnectionCounts, Place};
+pub use connections::{ConnectionCounts, Counter, Place, count_sessions};
 pub use delivery::Laggards;
 pub use inbox::Slot;
 pub use presence_events::PresenceEvents;

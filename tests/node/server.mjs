@@ -61,6 +61,8 @@ const GENEROUS_LIMITS = {
   '--login-rate': '100000:100000',
   '--handshake-rate': '100000:100000',
   '--max-connections-per-ip': '100000',
+  '--max-tcp-connections-per-ip': '100000',
+  '--max-tcp-connections': '100000',
 };
 
 /** `args` plus every generous limit that `args` does not set itself. */
