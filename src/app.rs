@@ -90,7 +90,7 @@ impl AppState {
             sequencer,
             laggards,
             presence_events: Arc::default(),
-            auth: Auth::new(store.clone(), config.guests, &config.admins),
+            auth: Auth::new(store.clone(), config.guests, config.ban_address_secs),
             store,
             presence: Arc::new(LocalPresence::default()),
             limits: Arc::new(config.limits()),
@@ -107,6 +107,7 @@ impl AppState {
             lagging,
             Duration::from_secs(config.connect_timeout_secs),
         );
+        tokio::spawn(realtime::watch_revocations(io.clone(), core.clone()));
         Ok(Self {
             core,
             io,

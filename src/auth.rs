@@ -4,7 +4,7 @@
 //! HTTP handlers and the Socket.IO connect middleware both come here; neither
 //! touches tokens or hashes themselves.
 
-use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
 use argon2::Argon2;
@@ -34,8 +34,9 @@ pub enum AuthError {
     /// Unknown name or wrong password (deliberately not told apart).
     #[error("wrong name or password")]
     InvalidCredentials,
-    /// The account is banned.
-    #[error("this account is banned")]
+    /// The account is banned, or (for a new account or guest) a ban
+    /// covers the address the request came from.
+    #[error("banned from this server")]
     Banned,
     /// Guest access is turned off on this server.
     #[error("guest access is disabled on this server")]
@@ -90,48 +91,62 @@ pub struct Issued {
 }
 
 /// The authentication service. Cheap to clone: it holds a store handle.
+///
+/// Admin rights come from the store alone (`banter admin grant-admin`):
+/// never from being first, nor from a name.
 #[derive(Clone)]
 pub struct Auth {
     store: Arc<dyn Store>,
     guests_allowed: bool,
-    /// Lowercased names of accounts made admins from the command line.
-    admins: Arc<HashSet<String>>,
+    /// How long a ban also covers the banned user's addresses, in ms.
+    ban_address_ms: i64,
 }
 
 impl Auth {
-    pub fn new(store: Arc<dyn Store>, guests_allowed: bool, admins: &[String]) -> Self {
+    pub fn new(store: Arc<dyn Store>, guests_allowed: bool, ban_address_secs: u64) -> Self {
         Self {
             store,
             guests_allowed,
-            admins: Arc::new(
-                admins
-                    .iter()
-                    .map(|a| a.trim().to_ascii_lowercase())
-                    .collect(),
-            ),
+            ban_address_ms: i64::try_from(ban_address_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX / 2),
         }
     }
 
-    /// Whether an account is an admin: stored as one, or named at start-up.
-    fn is_admin(&self, user: &User, stored: bool) -> bool {
-        !user.guest && (stored || self.admins.contains(&user.name.to_ascii_lowercase()))
+    /// Until when a ban made at `now` covers the banned user's addresses.
+    pub fn ban_address_until(&self, now: i64) -> i64 {
+        now.saturating_add(self.ban_address_ms)
     }
 
     pub fn guests_allowed(&self) -> bool {
         self.guests_allowed
     }
 
+    /// `Banned` if a ban covers the address: no new name from there.
+    async fn address_allowed(&self, ip: IpAddr) -> Result<(), AuthError> {
+        if self.store.address_banned(&ip.to_string(), now_ms()).await? {
+            return Err(AuthError::Banned);
+        }
+        Ok(())
+    }
+
     pub async fn register(
         &self,
         name: &Username,
         password: &Password,
+        ip: IpAddr,
     ) -> Result<Issued, AuthError> {
+        self.address_allowed(ip).await?;
         let hash = hash_password(password.clone()).await?;
         let account = self.store.create_account(name, &hash, now_ms()).await?;
-        self.issue(account.user, account.admin).await
+        self.issue(account.user, account.admin, ip).await
     }
 
-    pub async fn login(&self, name: &Username, password: &Password) -> Result<Issued, AuthError> {
+    pub async fn login(
+        &self,
+        name: &Username,
+        password: &Password,
+        ip: IpAddr,
+    ) -> Result<Issued, AuthError> {
         let account = self.store.find_account(name).await?;
         // Verify against a dummy hash when there is no account, so that the
         // answer takes as long for an unknown name as for a wrong password.
@@ -142,20 +157,27 @@ impl Auth {
         let matches = verify_password(password.clone(), hash).await?;
         match (matches, account) {
             (true, Some(a)) if a.banned => Err(AuthError::Banned),
-            (true, Some(a)) => self.issue(a.user, a.admin).await,
+            (true, Some(a)) => self.issue(a.user, a.admin, ip).await,
             _ => Err(AuthError::InvalidCredentials),
         }
     }
 
-    pub async fn guest(&self, name: &Username) -> Result<Issued, AuthError> {
+    pub async fn guest(&self, name: &Username, ip: IpAddr) -> Result<Issued, AuthError> {
         if !self.guests_allowed {
             return Err(AuthError::GuestsDisabled);
         }
+        self.address_allowed(ip).await?;
         let token = new_token();
         let now = now_ms();
         let (user, session_id) = self
             .store
-            .create_guest_session(name, &hash_token(&token), now, now + SESSION_TTL_MS)
+            .create_guest_session(
+                name,
+                &hash_token(&token),
+                &ip.to_string(),
+                now,
+                now + SESSION_TTL_MS,
+            )
             .await?;
         let identity = Identity {
             user,
@@ -173,7 +195,7 @@ impl Auth {
             .await?
             .ok_or(AuthError::Unauthorized)?;
         Ok(Identity {
-            admin: self.is_admin(&session.user, session.admin),
+            admin: session.admin && !session.user.guest,
             user: session.user,
             session_id: session.id,
         })
@@ -186,13 +208,19 @@ impl Auth {
         Ok(identity)
     }
 
-    async fn issue(&self, user: User, admin: bool) -> Result<Issued, AuthError> {
-        let admin = self.is_admin(&user, admin);
+    async fn issue(&self, user: User, admin: bool, ip: IpAddr) -> Result<Issued, AuthError> {
+        let admin = admin && !user.guest;
         let token = new_token();
         let now = now_ms();
         let session_id = self
             .store
-            .create_session(user.id, &hash_token(&token), now, now + SESSION_TTL_MS)
+            .create_session(
+                user.id,
+                &hash_token(&token),
+                &ip.to_string(),
+                now,
+                now + SESSION_TTL_MS,
+            )
             .await?;
         Ok(Issued {
             token,
@@ -220,7 +248,7 @@ fn hash_token(token: &str) -> Vec<u8> {
 
 /// argon2id with the crate's default (OWASP) parameters, off the async
 /// threads: it takes tens of milliseconds of CPU by design.
-async fn hash_password(password: Password) -> Result<String, AuthError> {
+pub async fn hash_password(password: Password) -> Result<String, AuthError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()

@@ -52,10 +52,10 @@ pub struct Config {
     #[arg(long, env = "BANTER_MAX_PACKET_BYTES", default_value_t = 65536, value_parser = clap::value_parser!(u32).range(1024..=16_777_216))]
     pub max_packet_bytes: u32,
 
-    /// Accounts that are admins (comma-separated names), besides the first
-    /// account registered.
-    #[arg(long, env = "BANTER_ADMINS", value_delimiter = ',')]
-    pub admins: Vec<String>,
+    /// Seconds a ban also covers the addresses the banned user signed in
+    /// from: no new account or guest from there meanwhile (0: none).
+    #[arg(long, env = "BANTER_BAN_ADDRESS_SECS", default_value_t = 86_400)]
+    pub ban_address_secs: u64,
 
     /// Other origins whose pages may open sockets (comma-separated, e.g.
     /// `https://chat.example.com`); the server's own origin always may.
@@ -201,7 +201,7 @@ impl std::fmt::Debug for Config {
             )
             .field("guests", &self.guests)
             .field("limits", &self.limits())
-            .field("admins", &self.admins)
+            .field("ban_address_secs", &self.ban_address_secs)
             .field("allowed_origins", &self.allowed_origins)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("secure_cookies", &self.secure_cookies)

@@ -44,7 +44,7 @@ pub async fn register(
 ) -> Result<Response, Failure> {
     within_rate(&state, Key::Auth(ip)).await?;
     let (name, password) = body.parse(&state.core.limits)?;
-    let issued = state.core.auth.register(&name, &password).await?;
+    let issued = state.core.auth.register(&name, &password, ip).await?;
     Ok(signed_in(StatusCode::CREATED, issued, secure))
 }
 
@@ -61,7 +61,7 @@ pub async fn login(
     within_rate(&state, Key::Auth(ip)).await?;
     let (name, password) = body.parse(&state.core.limits)?;
     within_rate(&state, Key::Login(ip, name.key())).await?;
-    let issued = state.core.auth.login(&name, &password).await?;
+    let issued = state.core.auth.login(&name, &password, ip).await?;
     Ok(signed_in(StatusCode::OK, issued, secure))
 }
 
@@ -74,7 +74,7 @@ pub async fn guest(
 ) -> Result<Response, Failure> {
     within_rate(&state, Key::Auth(ip)).await?;
     let name = Username::parse(&body.name, &state.core.limits)?;
-    let issued = state.core.auth.guest(&name).await?;
+    let issued = state.core.auth.guest(&name, ip).await?;
     Ok(signed_in(StatusCode::CREATED, issued, secure))
 }
 

@@ -41,6 +41,7 @@ pub use connect::{ConnectError, socket_io};
 pub use connections::{ConnectionCounts, Counter, Place, count_sessions};
 pub use delivery::Laggards;
 pub use inbox::Slot;
+pub use moderation_events::watch_revocations;
 pub use presence_events::PresenceEvents;
 pub use sequencer::{Queue, Sequencer};
 

@@ -1,9 +1,14 @@
 //! Moderation events: `delete` (your own messages, or any as an admin),
-//! and for admins `mute` (in one room, for a time) and `ban`.
+//! and for admins `mute` (in one room, for a time) and `ban`; and the watch
+//! that closes the sockets of sessions ended elsewhere (the command line is
+//! another process: it can only tell this one through the database).
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::Connection;
+use super::{Connection, SocketIo};
+use crate::app::Core;
 use crate::clock::now_ms;
 use crate::error::{Code, Failure};
 use crate::messages::MessageId;
@@ -57,7 +62,12 @@ pub async fn on_ban(conn: &Connection, user: UserId) -> Result<Value, Failure> {
         return Err(forbidden("you cannot ban yourself"));
     }
     let target = find_user(conn, user).await?;
-    conn.core.store.ban_user(target.id, now_ms()).await?;
+    let now = now_ms();
+    let address_until = conn.core.auth.ban_address_until(now);
+    conn.core
+        .store
+        .ban_user(target.id, now, address_until)
+        .await?;
     if let Some(ns) = conn.io.of("/")
         && let Err(err) = ns.to(format!("user:{}", target.id)).disconnect().await
     {
@@ -85,4 +95,70 @@ async fn find_user(conn: &Connection, id: UserId) -> Result<crate::users::User, 
 
 fn forbidden(why: &str) -> Failure {
     Failure::new(Code::Forbidden, why)
+}
+
+/// How often the server reads the revocations table: a ban or session
+/// revocation made from the command line closes the sockets within about
+/// this long (documented as 2 s).
+const REVOCATION_POLL: Duration = Duration::from_secs(1);
+
+/// Revocations older than this are deleted: every server has read them.
+const REVOCATION_KEEP_MS: i64 = 10 * 60 * 1000;
+
+/// Disconnects the sockets of every session ended and every admin demoted
+/// since start-up, by whoever did it, until shutdown.
+pub async fn watch_revocations(io: SocketIo, core: Core) {
+    let mut last = match core.store.last_revocation().await {
+        Ok(last) => last,
+        Err(err) => {
+            tracing::error!(%err, "cannot read revocations: the command line cannot reach sockets");
+            return;
+        }
+    };
+    let mut every = tokio::time::interval(REVOCATION_POLL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut polls = 0u32;
+    while core
+        .shutdown
+        .run_until_cancelled(every.tick())
+        .await
+        .is_some()
+    {
+        last = disconnect_revoked(&io, &core, last).await;
+        polls = polls.wrapping_add(1);
+        if polls % 60 == 0
+            && let Err(err) = core
+                .store
+                .prune_revocations(now_ms() - REVOCATION_KEEP_MS)
+                .await
+        {
+            tracing::warn!(%err, "cannot prune revocations");
+        }
+    }
+}
+
+/// Disconnects what was revoked after `last`; returns the new last id.
+async fn disconnect_revoked(io: &SocketIo, core: &Core, last: i64) -> i64 {
+    let revoked = match core.store.revocations_after(last).await {
+        Ok(revoked) => revoked,
+        Err(err) => {
+            tracing::warn!(%err, "cannot read revocations");
+            return last;
+        }
+    };
+    let mut newest = last;
+    for revocation in revoked {
+        newest = revocation.id;
+        let channel = match (revocation.session, revocation.user) {
+            (Some(session), _) => format!("session:{session}"),
+            (None, Some(user)) => format!("user:{user}"),
+            (None, None) => continue,
+        };
+        if let Some(ns) = io.of("/")
+            && let Err(err) = ns.to(channel).disconnect().await
+        {
+            tracing::warn!(%err, "cannot disconnect revoked sockets");
+        }
+    }
+    newest
 }

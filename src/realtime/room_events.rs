@@ -87,11 +87,19 @@ pub async fn on_leave(
 }
 
 /// Tells the room's other members that this user started or stopped typing.
-/// Not sent back to any of the typist's own connections.
+/// Not sent back to any of the typist's own connections. Refused while the
+/// user is muted in the room, as `send` is.
 pub async fn on_typing(conn: &Connection, name: RoomName, active: bool) -> Result<Value, Failure> {
     conn.require_member(&name).await?;
     let user = &conn.identity.user;
     conn.within_rate(Key::Typing(user.id, name.clone())).await?;
+    let now = now_ms();
+    if let Some(until) = conn.core.store.muted_until(&name, user.id, now).await? {
+        return Err(Failure {
+            retry_after_ms: Some(u64::try_from(until - now).unwrap_or(0)),
+            ..Failure::new(Code::Muted, format!("you are muted in {name}"))
+        });
+    }
     let event = json!({ "room": name.as_str(), "user": user, "active": active });
     let others = Some(conn.identity.user_channel());
     conn.broadcast(&name, others, "typing", &event).await;

@@ -56,6 +56,25 @@ pub struct Session {
     pub admin: bool,
 }
 
+/// A stored session as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: i64,
+    /// Ms since the epoch.
+    pub created_at: i64,
+    /// Ms since the epoch.
+    pub expires_at: i64,
+}
+
+/// Something a running server must disconnect: one session's sockets, or
+/// every socket of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub id: i64,
+    pub session: Option<i64>,
+    pub user: Option<UserId>,
+}
+
 /// An account with the hash to check a password against.
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -117,15 +136,17 @@ pub enum Inserted {
 /// hold a transaction across an await point of their own.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates an account, an admin if it is the first one. `NameTaken` if
-    /// an account or a live guest has the name.
+    /// Creates an account (never an admin: only the operator makes one).
+    /// `NameTaken` if an account holds the name, or a guest who still holds
+    /// it (a live session, a ban or a mute); decided by a unique index in the
+    /// same transaction, so concurrent claims give one winner.
     async fn create_account(
         &self,
         name: &Username,
         password_hash: &str,
         now: i64,
     ) -> Result<Account, StoreError>;
-    /// Creates a guest. `NameTaken` if an account or a live guest has the name.
+    /// Creates a guest. `NameTaken` on the same terms as `create_account`.
     async fn create_guest(&self, name: &Username, now: i64) -> Result<User, StoreError>;
     /// Creates a guest and its session in one transaction (the connect
     /// path: one commit per sign-in, shared with whatever commits beside
@@ -134,6 +155,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         name: &Username,
         token_hash: &[u8],
+        address: &str,
         now: i64,
         expires_at: i64,
     ) -> Result<(User, i64), StoreError>;
@@ -142,14 +164,47 @@ pub trait Store: Send + Sync + 'static {
 
     /// The user with this id.
     async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
-    /// Bans a user: no session of theirs works from now on.
-    async fn ban_user(&self, id: UserId, now: i64) -> Result<(), StoreError>;
+    /// The user holding this name (any case): the account, or the guest
+    /// holding it, else the latest guest who had it.
+    async fn find_user_by_name(&self, name: &Username) -> Result<Option<User>, StoreError>;
+    /// Bans a user: no session of theirs works from now on, their name stays
+    /// theirs, and the addresses of their stored sessions may not sign up
+    /// new accounts or guests until `address_until` (ms; in the past: none).
+    async fn ban_user(&self, id: UserId, now: i64, address_until: i64) -> Result<(), StoreError>;
+    /// Lifts a ban and the address bans it made; `false` if not banned.
+    async fn unban_user(&self, id: UserId) -> Result<bool, StoreError>;
+    /// Whether a ban covers this address now.
+    async fn address_banned(&self, address: &str, now: i64) -> Result<bool, StoreError>;
+    /// Makes an account an admin or not; `false` if no such account.
+    async fn set_admin(&self, id: UserId, admin: bool) -> Result<bool, StoreError>;
+    /// Sets an account's password hash and ends its sessions; `false` if no
+    /// such account.
+    async fn set_password(&self, id: UserId, password_hash: &str) -> Result<bool, StoreError>;
+    /// A user's stored sessions, by id.
+    async fn sessions_of(&self, id: UserId) -> Result<Vec<SessionInfo>, StoreError>;
+    /// Ends every session of a user; returns how many there were.
+    async fn delete_sessions(&self, id: UserId) -> Result<u64, StoreError>;
+    /// Until when `user` is muted in `room`, if they are now.
+    async fn muted_until(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Revocations (ended sessions, admins demoted) after the id `after`,
+    /// whoever made them (this server or the command line).
+    async fn revocations_after(&self, after: i64) -> Result<Vec<Revocation>, StoreError>;
+    /// The id of the latest revocation (0 if none).
+    async fn last_revocation(&self) -> Result<i64, StoreError>;
+    /// Forgets revocations made before `before` (ms).
+    async fn prune_revocations(&self, before: i64) -> Result<(), StoreError>;
 
     /// Stores a session by the hash of its token.
     async fn create_session(
         &self,
         user: UserId,
         token_hash: &[u8],
+        address: &str,
         now: i64,
         expires_at: i64,
     ) -> Result<i64, StoreError>;

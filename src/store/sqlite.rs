@@ -23,7 +23,7 @@ use sqlx::{FromRow, SqlitePool};
 
 use super::reader::Reader;
 use super::writer::Writer;
-use super::{Account, Pending, Session, Step, Store, StoreError};
+use super::{Account, Pending, Revocation, Session, SessionInfo, Step, Store, StoreError};
 use crate::messages::{Cursor, Message, MessageId, Page};
 use crate::rooms::{Room, RoomName};
 use crate::users::{User, UserId, Username};
@@ -127,13 +127,24 @@ impl From<MessageRow> for Message {
     }
 }
 
-pub(super) const CREATE_GUEST: &str = "INSERT INTO users (name, name_key, password_hash, created_at) \
-     SELECT ?1, ?2, NULL, ?3 WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.name_key = ?2 AND \
-     (u.password_hash IS NOT NULL OR EXISTS \
-      (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?3))) RETURNING id";
+/// Lets go of a name held by a guest who no longer needs it: no live
+/// session, not banned, not muted anywhere. The first half of a claim; the
+/// unique index on `name_hold` decides the second.
+pub(super) const RELEASE_NAME: &str = "UPDATE users SET name_hold = NULL \
+     WHERE name_hold = ?1 AND password_hash IS NULL AND banned_at IS NULL \
+     AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = users.id AND s.expires_at > ?2) \
+     AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.user_id = users.id AND m.until > ?2)";
 
-pub(super) const CREATE_SESSION: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
-     VALUES (?1, ?2, ?3, ?4) RETURNING id";
+/// A guest holding its name; no row if anyone holds it (the index says so).
+pub(super) const CREATE_GUEST: &str = "INSERT INTO users (name, name_key, name_hold, password_hash, created_at) \
+     VALUES (?1, ?2, ?2, NULL, ?3) ON CONFLICT DO NOTHING RETURNING id";
+
+/// An account holding its name for good; no row if anyone holds it.
+const CREATE_ACCOUNT: &str = "INSERT INTO users (name, name_key, name_hold, password_hash, created_at) \
+     VALUES (?1, ?2, ?2, ?4, ?3) ON CONFLICT DO NOTHING RETURNING id, is_admin";
+
+pub(super) const CREATE_SESSION: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, address) \
+     VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id";
 
 const FIND_SESSION: &str = "SELECT s.id, u.id, u.name, (u.password_hash IS NULL), u.is_admin \
      FROM sessions s JOIN users u ON u.id = s.user_id \
@@ -148,14 +159,24 @@ pub(super) const MESSAGE_COLUMNS: &str = "SELECT m.id, r.name AS room, u.id AS a
 pub(super) struct Guest {
     pub name: Username,
     pub token_hash: Vec<u8>,
+    pub address: String,
     pub now: i64,
     pub expires_at: i64,
 }
 
-/// A name is free unless an account holds it or a guest with a live session does.
-const NAME_IS_FREE: &str = "NOT EXISTS (SELECT 1 FROM users u WHERE u.name_key = ?2 AND \
-     (u.password_hash IS NOT NULL OR EXISTS \
-      (SELECT 1 FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?3)))";
+/// The first half of claiming a name, in the claim's transaction.
+async fn release_name(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    name: &Username,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(RELEASE_NAME)
+        .bind(name.key())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -169,43 +190,45 @@ impl Store for SqliteStore {
         password_hash: &str,
         now: i64,
     ) -> Result<Account, StoreError> {
-        let sql = format!(
-            "INSERT INTO users (name, name_key, password_hash, created_at, is_admin) \
-             SELECT ?1, ?2, ?4, ?3, NOT EXISTS (SELECT 1 FROM users WHERE password_hash IS NOT NULL) \
-             WHERE {NAME_IS_FREE} RETURNING id, is_admin"
-        );
-        let inserted: Result<Option<(i64, bool)>, _> = sqlx::query_as(&sql)
+        let mut tx = self.pool.begin().await?;
+        release_name(&mut tx, name, now).await?;
+        let inserted: Result<Option<(i64, bool)>, _> = sqlx::query_as(CREATE_ACCOUNT)
             .bind(name.as_str())
             .bind(name.key())
             .bind(now)
             .bind(password_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await;
-        match inserted {
-            Ok(Some((id, admin))) => Ok(Account {
-                user: User {
-                    id,
-                    name: name.as_str().to_owned(),
-                    guest: false,
-                },
-                password_hash: password_hash.to_owned(),
-                admin,
-                banned: false,
-            }),
-            Ok(None) => Err(StoreError::NameTaken),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::NameTaken),
-            Err(e) => Err(e.into()),
-        }
+        let (id, admin) = match inserted {
+            Ok(Some(row)) => row,
+            Ok(None) => return Err(StoreError::NameTaken),
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::NameTaken),
+            Err(e) => return Err(e.into()),
+        };
+        tx.commit().await?;
+        Ok(Account {
+            user: User {
+                id,
+                name: name.as_str().to_owned(),
+                guest: false,
+            },
+            password_hash: password_hash.to_owned(),
+            admin,
+            banned: false,
+        })
     }
 
     async fn create_guest(&self, name: &Username, now: i64) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        release_name(&mut tx, name, now).await?;
         let id: Option<i64> = sqlx::query_scalar(CREATE_GUEST)
             .bind(name.as_str())
             .bind(name.key())
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
         let id = id.ok_or(StoreError::NameTaken)?;
+        tx.commit().await?;
         Ok(User {
             id,
             name: name.as_str().to_owned(),
@@ -217,12 +240,14 @@ impl Store for SqliteStore {
         &self,
         name: &Username,
         token_hash: &[u8],
+        address: &str,
         now: i64,
         expires_at: i64,
     ) -> Result<(User, i64), StoreError> {
         let guest = Guest {
             name: name.clone(),
             token_hash: token_hash.to_vec(),
+            address: address.to_owned(),
             now,
             expires_at,
         };
@@ -258,13 +283,36 @@ impl Store for SqliteStore {
         Ok(row.map(|(id, name, guest)| User { id, name, guest }))
     }
 
-    async fn ban_user(&self, id: UserId, now: i64) -> Result<(), StoreError> {
+    async fn find_user_by_name(&self, name: &Username) -> Result<Option<User>, StoreError> {
+        let row: Option<(i64, String, bool)> = sqlx::query_as(
+            "SELECT id, name, password_hash IS NULL FROM users WHERE name_key = ?1 \
+             ORDER BY (name_hold IS NOT NULL) DESC, (password_hash IS NOT NULL) DESC, id DESC LIMIT 1",
+        )
+        .bind(name.key())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, name, guest)| User { id, name, guest }))
+    }
+
+    async fn ban_user(&self, id: UserId, now: i64, address_until: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET banned_at = ?2 WHERE id = ?1 AND banned_at IS NULL")
             .bind(id)
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        if address_until > now {
+            sqlx::query(
+                "INSERT INTO address_bans (address, user_id, until) \
+                 SELECT DISTINCT address, ?1, ?2 FROM sessions \
+                 WHERE user_id = ?1 AND address IS NOT NULL \
+                 ON CONFLICT (address, user_id) DO UPDATE SET until = max(until, excluded.until)",
+            )
+            .bind(id)
+            .bind(address_until)
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query("DELETE FROM sessions WHERE user_id = ?1")
             .bind(id)
             .execute(&mut *tx)
@@ -273,10 +321,137 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn unban_user(&self, id: UserId) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET banned_at = NULL WHERE id = ?1 AND banned_at IS NOT NULL",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM address_bans WHERE user_id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn address_banned(&self, address: &str, now: i64) -> Result<bool, StoreError> {
+        let banned: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM address_bans WHERE address = ?1 AND until > ?2)",
+        )
+        .bind(address)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(banned)
+    }
+
+    async fn set_admin(&self, id: UserId, admin: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET is_admin = ?2 WHERE id = ?1 AND password_hash IS NOT NULL",
+        )
+        .bind(id)
+        .bind(admin)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_password(&self, id: UserId, password_hash: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = ?2 WHERE id = ?1 AND password_hash IS NOT NULL",
+        )
+        .bind(id)
+        .bind(password_hash)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn sessions_of(&self, id: UserId) -> Result<Vec<SessionInfo>, StoreError> {
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, created_at, expires_at FROM sessions WHERE user_id = ?1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, created_at, expires_at)| SessionInfo {
+                id,
+                created_at,
+                expires_at,
+            })
+            .collect())
+    }
+
+    async fn delete_sessions(&self, id: UserId) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn muted_until(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let until = sqlx::query_scalar(
+            "SELECT m.until FROM mutes m JOIN rooms r ON r.id = m.room_id \
+             WHERE r.name = ?1 AND m.user_id = ?2 AND m.until > ?3",
+        )
+        .bind(room.as_str())
+        .bind(user)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(until)
+    }
+
+    async fn revocations_after(&self, after: i64) -> Result<Vec<Revocation>, StoreError> {
+        let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT id, session_id, user_id FROM revocations WHERE id > ?1 ORDER BY id",
+        )
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, session, user)| Revocation { id, session, user })
+            .collect())
+    }
+
+    async fn last_revocation(&self) -> Result<i64, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM revocations")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(id.unwrap_or(0))
+    }
+
+    async fn prune_revocations(&self, before: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM revocations WHERE at < ?1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn create_session(
         &self,
         user: UserId,
         token_hash: &[u8],
+        address: &str,
         now: i64,
         expires_at: i64,
     ) -> Result<i64, StoreError> {
@@ -285,6 +460,7 @@ impl Store for SqliteStore {
             .bind(user)
             .bind(now)
             .bind(expires_at)
+            .bind(address)
             .fetch_one(&self.pool)
             .await?;
         Ok(id)

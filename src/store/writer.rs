@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::sqlite::{CREATE_GUEST, CREATE_SESSION, Guest, MESSAGE_COLUMNS};
+use super::sqlite::{CREATE_GUEST, CREATE_SESSION, Guest, MESSAGE_COLUMNS, RELEASE_NAME};
 use super::{Applied, Inserted, NewMessage, Outcome, Step, StoreError};
 use crate::messages::Message;
 use crate::rooms::RoomName;
@@ -218,12 +218,15 @@ fn apply_steps(
         .collect()
 }
 
-/// A guest and its session; `NameTaken` if the name is not free.
+/// A guest and its session; `NameTaken` if the name is not free: stale
+/// holds on it are released, then the unique index on `name_hold` decides.
 fn create_guest(
     tx: &Transaction<'_>,
     guest: &Guest,
 ) -> rusqlite::Result<Result<(User, i64), StoreError>> {
     let name = &guest.name;
+    tx.prepare_cached(RELEASE_NAME)?
+        .execute(params![name.key(), guest.now])?;
     let id: Option<i64> = tx
         .prepare_cached(CREATE_GUEST)?
         .query_row(params![name.as_str(), name.key(), guest.now], |r| r.get(0))
@@ -232,7 +235,13 @@ fn create_guest(
         return Ok(Err(StoreError::NameTaken));
     };
     let session: i64 = tx.prepare_cached(CREATE_SESSION)?.query_row(
-        params![guest.token_hash, id, guest.now, guest.expires_at],
+        params![
+            guest.token_hash,
+            id,
+            guest.now,
+            guest.expires_at,
+            guest.address
+        ],
         |r| r.get(0),
     )?;
     let user = User {
