@@ -94,7 +94,10 @@ impl AppState {
             store,
             presence: Arc::new(LocalPresence::default()),
             limits: Arc::new(config.limits()),
-            origins: Arc::new(OriginPolicy::new(config.allowed_origins.clone())),
+            origins: Arc::new(OriginPolicy::new(
+                config.public_origin.clone(),
+                config.allowed_origins.clone(),
+            )),
             proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
             limiter: local_limiter(config),
             connections: ConnectionCounts::new(config.max_connections_per_ip),

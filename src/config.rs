@@ -97,6 +97,13 @@ pub struct Config {
     #[arg(long, env = "BANTER_HANDSHAKE_RATE", default_value = "30:120")]
     pub handshake_rate: Rate,
 
+    /// The origins this server is served under (comma-separated, e.g.
+    /// `https://chat.example.com`): pages from them may open sockets and
+    /// send state-changing requests. Unset, only a loopback page whose
+    /// origin matches the `Host` header may (for development).
+    #[arg(long, env = "BANTER_PUBLIC_ORIGIN", value_delimiter = ',')]
+    pub public_origin: Vec<String>,
+
     /// Socket.IO connections open at once from one address.
     #[arg(long, env = "BANTER_MAX_CONNECTIONS_PER_IP", default_value_t = 100)]
     pub max_connections_per_ip: usize,
@@ -181,6 +188,7 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("secure_cookies", &self.secure_cookies)
             .field("rates", &self.rates())
+            .field("public_origin", &self.public_origin)
             .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use banter::error::error_chain;
 use banter::cli::Cli;
+use banter::error::error_chain;
 use banter::{AppState, Config, run};
 use clap::Parser;
 use tokio::net::TcpListener;

@@ -13,7 +13,12 @@ use crate::config::Config;
 
 /// Banter: real-time chat rooms over Socket.IO.
 #[derive(Parser)]
-#[command(name = "banter", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "banter",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

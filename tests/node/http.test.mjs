@@ -11,6 +11,7 @@ import {
   assertUser,
   closeAllSockets,
   connect,
+  connectError,
   guest,
   guestSocket,
   ids,
@@ -547,5 +548,83 @@ describe('guests disabled', () => {
     } finally {
       s.close();
     }
+  });
+});
+
+describe('cross-site requests', () => {
+  // A page on another port of the same host is another origin but the same
+  // site: SameSite=Lax lets the browser send the cookie, so the Origin check
+  // is what stops it.
+  const foreign = { origin: 'http://127.0.0.1:1', 'sec-fetch-site': 'same-site' };
+
+  test('logout from a foreign Origin is refused with 403 forbidden_origin and the session still works', async () => {
+    const a = await register(url);
+    for (const headers of [foreign, { origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }]) {
+      const res = await api(url, '/api/auth/logout', { method: 'POST', cookie: `banter_session=${a.token}`, headers });
+      assertError(res, 403, 'forbidden_origin');
+    }
+    const me = await api(url, '/api/me', { token: a.token });
+    assert.equal(me.status, 200, me.text);
+  });
+
+  test('login, register and guest from a foreign Origin are refused with 403 forbidden_origin', async () => {
+    const a = await register(url);
+    const calls = [
+      ['/api/auth/login', { username: a.name, password: PASSWORD }],
+      ['/api/auth/register', { username: uname('xs'), password: PASSWORD }],
+      ['/api/auth/guest', { name: uname('xs') }],
+    ];
+    for (const [path, json] of calls) {
+      const res = await api(url, path, { json, headers: foreign });
+      assertError(res, 403, 'forbidden_origin');
+      assert.equal(sessionCookie(res), undefined, `${path} sets no cookie`);
+    }
+  });
+
+  test('same-origin requests and requests without Origin still work', async () => {
+    const same = { origin: url, 'sec-fetch-site': 'same-origin' };
+    const r = await api(url, '/api/auth/register', { json: { username: uname('so'), password: PASSWORD }, headers: same });
+    assert.equal(r.status, 201, r.text);
+    const g = await api(url, '/api/auth/guest', { json: { name: uname('so') }, headers: same });
+    assert.equal(g.status, 201, g.text);
+    const out = await api(url, '/api/auth/logout', { method: 'POST', token: r.body.token, headers: same });
+    assert.equal(out.status, 204, out.text);
+    const plain = await register(url);
+    assert.equal((await logout(url, plain.token)).status, 204);
+  });
+
+  test('reads from a foreign Origin are not refused', async () => {
+    const res = await api(url, '/api/session', { headers: foreign });
+    assert.equal(res.status, 200, res.text);
+  });
+
+  test('a socket whose Origin matches a forged Host is refused', async () => {
+    const g = await guest(url);
+    const forged = { origin: 'http://evil.example', host: 'evil.example' };
+    const err = await connectError(url, g.token, { extraHeaders: forged });
+    assert.equal(err.message, 'origin not allowed');
+    const same = await connect(url, g.token, { extraHeaders: { origin: url } });
+    same.close();
+  });
+});
+
+describe('with --public-origin', () => {
+  let pub;
+  before(async () => {
+    pub = await startServer({ args: ['--public-origin', 'https://chat.example.com'] });
+  });
+  after(async () => {
+    await pub?.dispose();
+  });
+
+  test('the public origin may change state and open sockets, a Host-matching origin may not', async () => {
+    const ok1 = await api(pub.url, '/api/auth/guest', { json: { name: uname('po') }, headers: { origin: 'https://chat.example.com' } });
+    assert.equal(ok1.status, 201, ok1.text);
+    const res = await api(pub.url, '/api/auth/guest', { json: { name: uname('po') }, headers: { origin: pub.url } });
+    assertError(res, 403, 'forbidden_origin');
+    const s = await connect(pub.url, ok1.body.token, { extraHeaders: { origin: 'https://chat.example.com' } });
+    s.close();
+    const err = await connectError(pub.url, ok1.body.token, { extraHeaders: { origin: pub.url } });
+    assert.equal(err.message, 'origin not allowed');
   });
 });
