@@ -381,18 +381,19 @@ describe('request bodies', () => {
 });
 
 describe('rooms', () => {
-  test('/api/rooms lists general, sorted by name, as {name, topic, members}', async () => {
+  test('/api/rooms lists general, sorted by name, as {rooms: [{name, topic, members}], next}', async () => {
     const a = await guestSocket(url, undefined);
     try {
       await ok(a.socket, 'join', { room: rname('zz') });
       await ok(a.socket, 'join', { room: rname('aa') });
-      const res = await api(url, '/api/rooms');
+      const res = await api(url, '/api/rooms?limit=500');
       assert.equal(res.status, 200, res.text);
-      assert.ok(Array.isArray(res.body), 'an array');
-      const names = res.body.map((r) => r.name);
+      assert.deepEqual(Object.keys(res.body).sort(), ['next', 'rooms']);
+      assert.ok(Array.isArray(res.body.rooms), 'an array');
+      const names = res.body.rooms.map((r) => r.name);
       assert.ok(names.includes('general'), `general is listed: ${names}`);
       assert.deepEqual(names, [...names].sort(), 'sorted by name');
-      for (const r of res.body) {
+      for (const r of res.body.rooms) {
         assert.deepEqual(Object.keys(r).sort(), ['members', 'name', 'topic'], JSON.stringify(r));
         assert.equal(typeof r.topic, 'string');
         assert.ok(Number.isSafeInteger(r.members) && r.members >= 0, JSON.stringify(r));
@@ -410,7 +411,7 @@ describe('rooms', () => {
     await ok(a.socket, 'join', { room });
     await ok(a2, 'join', { room });
     await ok(b.socket, 'join', { room });
-    const members = async () => (await api(url, '/api/rooms')).body.find((r) => r.name === room)?.members;
+    const members = async () => (await api(url, `/api/rooms?q=${room}`)).body.rooms.find((r) => r.name === room)?.members;
     assert.equal(await members(), 2, 'A (two sockets) and B');
 
     // A's first socket goes: A is still online through the second
@@ -535,7 +536,7 @@ describe('guests disabled', () => {
     const a = await register(closedUrl);
     const res = await api(closedUrl, '/api/rooms', { token: a.token });
     assert.equal(res.status, 200, res.text);
-    assert.ok(res.body.some((r) => r.name === 'general'));
+    assert.ok(res.body.rooms.some((r) => r.name === 'general'));
   });
 
   test('with guests off, accounts still register, log in and connect', async () => {

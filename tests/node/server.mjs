@@ -60,6 +60,9 @@ const GENEROUS_LIMITS = {
   '--auth-rate': '100000:100000',
   '--login-rate': '100000:100000',
   '--handshake-rate': '100000:100000',
+  '--room-create-rate': '100000:100000',
+  '--room-create-ip-rate': '100000:100000',
+  '--read-rate': '100000:100000',
   '--max-connections-per-ip': '100000',
 };
 
