@@ -2,11 +2,13 @@
 //! used by `main` and by the tests alike.
 
 use std::future::Future;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use socketioxide::layer::SocketIoLayer;
+use sqlx::sqlite::SqliteConnectOptions;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +32,13 @@ pub enum StartError {
     /// The data directory could not be created.
     #[error("cannot create the data directory {path}")]
     DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The data directory or database files could not be made private.
+    #[error("cannot restrict the permissions of {path}")]
+    Permissions {
         path: String,
         #[source]
         source: std::io::Error,
@@ -94,7 +103,10 @@ impl AppState {
             store,
             presence: Arc::new(LocalPresence::default()),
             limits: Arc::new(config.limits()),
-            origins: Arc::new(OriginPolicy::new(config.allowed_origins.clone())),
+            origins: Arc::new(OriginPolicy::new(
+                config.public_origin.clone(),
+                config.allowed_origins.clone(),
+            )),
             proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
             limiter: local_limiter(config),
             connections: ConnectionCounts::new(config.max_connections_per_ip),
@@ -143,8 +155,107 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             path: config.data_dir.display().to_string(),
             source,
         })?;
+        private::restrict(&config.data_dir, private::DIR_MODE)?;
     }
-    Ok(Arc::new(SqliteStore::connect(&url).await?))
+    let file = SqliteConnectOptions::from_str(&url)
+        .map_err(StoreError::from)?
+        .get_filename()
+        .to_path_buf();
+    let in_memory = file.as_os_str().is_empty() || file.as_os_str() == ":memory:";
+    if !in_memory {
+        private::database_files(&file)?;
+    }
+    let store = SqliteStore::connect(&url).await?;
+    if !in_memory {
+        // SQLite made the -wal and -shm files just now (with the mode of
+        // the database file, so this only confirms it).
+        private::database_files(&file)?;
+    }
+    Ok(Arc::new(store))
+}
+
+/// The data directory and the database files, readable by the server's
+/// own user only: they hold password hashes and session token hashes.
+/// Modes looser than that (an older install, a restored backup, a
+/// directory made by hand) are tightened at every start, with a log line.
+#[cfg(unix)]
+mod private {
+    use std::fs::{self, OpenOptions, Permissions};
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::path::Path;
+
+    use super::StartError;
+
+    pub const DIR_MODE: u32 = 0o700;
+    pub const FILE_MODE: u32 = 0o600;
+
+    /// Creates the database file as private before SQLite does (SQLite
+    /// gives its -wal and -shm files the database file's mode), and
+    /// tightens the three files where they exist.
+    pub fn database_files(db: &Path) -> Result<(), StartError> {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(db)
+            .map_err(|source| failed(db, source))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            let path = Path::new(&name);
+            if path.exists() {
+                restrict(path, FILE_MODE)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets `mode` on `path` if anyone but the owner has access now.
+    pub fn restrict(path: &Path, mode: u32) -> Result<(), StartError> {
+        let current = fs::metadata(path)
+            .map_err(|source| failed(path, source))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if current & !mode == 0 {
+            return Ok(());
+        }
+        fs::set_permissions(path, Permissions::from_mode(mode))
+            .map_err(|source| failed(path, source))?;
+        tracing::warn!(
+            path = %path.display(),
+            from = format!("{current:o}"),
+            to = format!("{mode:o}"),
+            "tightened the permissions of the data directory or a database file"
+        );
+        Ok(())
+    }
+
+    fn failed(path: &Path, source: std::io::Error) -> StartError {
+        StartError::Permissions {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// Elsewhere the files keep what the system gives them.
+#[cfg(not(unix))]
+mod private {
+    use std::path::Path;
+
+    use super::StartError;
+
+    pub const DIR_MODE: u32 = 0;
+
+    pub fn database_files(_db: &Path) -> Result<(), StartError> {
+        Ok(())
+    }
+
+    pub fn restrict(_path: &Path, _mode: u32) -> Result<(), StartError> {
+        Ok(())
+    }
 }
 
 /// The whole application: HTTP API, Socket.IO and the web page.

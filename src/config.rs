@@ -97,6 +97,29 @@ pub struct Config {
     #[arg(long, env = "BANTER_HANDSHAKE_RATE", default_value = "30:120")]
     pub handshake_rate: Rate,
 
+    /// New rooms one user may create (by joining a name not yet used):
+    /// BURST:PER_MINUTE.
+    #[arg(long, env = "BANTER_ROOM_CREATE_RATE", default_value = "10:10")]
+    pub room_create_rate: Rate,
+
+    /// New rooms that may be created from one address, whoever the users:
+    /// BURST:PER_MINUTE.
+    #[arg(long, env = "BANTER_ROOM_CREATE_IP_RATE", default_value = "30:30")]
+    pub room_create_ip_rate: Rate,
+
+    /// Read events (`history`, `members`) one user may send:
+    /// BURST:PER_MINUTE. The burst covers a client catching up on its rooms
+    /// after a reconnect.
+    #[arg(long, env = "BANTER_READ_RATE", default_value = "60:600")]
+    pub read_rate: Rate,
+
+    /// The origins this server is served under (comma-separated, e.g.
+    /// `https://chat.example.com`): pages from them may open sockets and
+    /// send state-changing requests. Unset, only a loopback page whose
+    /// origin matches the `Host` header may (for development).
+    #[arg(long, env = "BANTER_PUBLIC_ORIGIN", value_delimiter = ',')]
+    pub public_origin: Vec<String>,
+
     /// Socket.IO connections open at once from one address.
     #[arg(long, env = "BANTER_MAX_CONNECTIONS_PER_IP", default_value_t = 100)]
     pub max_connections_per_ip: usize,
@@ -171,6 +194,9 @@ impl Config {
             auth: self.auth_rate,
             login: self.login_rate,
             handshake: self.handshake_rate,
+            room_create: self.room_create_rate,
+            room_create_from: self.room_create_ip_rate,
+            read: self.read_rate,
         }
     }
 
@@ -206,6 +232,7 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("secure_cookies", &self.secure_cookies)
             .field("rates", &self.rates())
+            .field("public_origin", &self.public_origin)
             .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("header_timeout_secs", &self.header_timeout_secs)
             .field("body_timeout_secs", &self.body_timeout_secs)

@@ -41,6 +41,7 @@ pub enum Code {
     GuestsDisabled,
     Banned,
     Forbidden,
+    ForbiddenOrigin,
     Muted,
     MessageNotFound,
     UserNotFound,
@@ -65,7 +66,9 @@ impl Code {
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
-            GuestsDisabled | Banned | Forbidden | Muted | NotInRoom => StatusCode::FORBIDDEN,
+            GuestsDisabled | Banned | Forbidden | ForbiddenOrigin | Muted | NotInRoom => {
+                StatusCode::FORBIDDEN
+            }
             NameTaken => StatusCode::CONFLICT,
             RoomNotFound | NotFound | MessageNotFound | UserNotFound => StatusCode::NOT_FOUND,
             Overloaded => StatusCode::SERVICE_UNAVAILABLE,

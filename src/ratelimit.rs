@@ -74,6 +74,12 @@ pub enum Key {
     Login(IpAddr, String),
     /// Socket.IO handshakes from an address.
     Handshake(IpAddr),
+    /// New rooms created by a user (a `join` of a name not yet used).
+    RoomCreate(UserId),
+    /// New rooms created from an address, whoever the users.
+    RoomCreateFrom(IpAddr),
+    /// Read events (`history`, `members`) by a user.
+    Read(UserId),
 }
 
 /// The rate for each kind of key.
@@ -85,6 +91,9 @@ pub struct Rates {
     pub auth: Rate,
     pub login: Rate,
     pub handshake: Rate,
+    pub room_create: Rate,
+    pub room_create_from: Rate,
+    pub read: Rate,
 }
 
 /// Counts actions and says when one must wait.
@@ -104,6 +113,9 @@ pub struct LocalLimiter {
     auth: DefaultKeyedRateLimiter<Key>,
     login: DefaultKeyedRateLimiter<Key>,
     handshake: DefaultKeyedRateLimiter<Key>,
+    room_create: DefaultKeyedRateLimiter<Key>,
+    room_create_from: DefaultKeyedRateLimiter<Key>,
+    read: DefaultKeyedRateLimiter<Key>,
 }
 
 impl LocalLimiter {
@@ -117,6 +129,9 @@ impl LocalLimiter {
             auth: keyed(rates.auth),
             login: keyed(rates.login),
             handshake: keyed(rates.handshake),
+            room_create: keyed(rates.room_create),
+            room_create_from: keyed(rates.room_create_from),
+            read: keyed(rates.read),
         }
     }
 
@@ -132,6 +147,9 @@ impl LocalLimiter {
             Key::Auth(_) => &self.auth,
             Key::Login(..) => &self.login,
             Key::Handshake(_) => &self.handshake,
+            Key::RoomCreate(_) => &self.room_create,
+            Key::RoomCreateFrom(_) => &self.room_create_from,
+            Key::Read(_) => &self.read,
         }
     }
 
@@ -145,6 +163,9 @@ impl LocalLimiter {
             &self.auth,
             &self.login,
             &self.handshake,
+            &self.room_create,
+            &self.room_create_from,
+            &self.read,
         ] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
@@ -178,6 +199,9 @@ mod tests {
             auth: r,
             login: r,
             handshake: r,
+            room_create: r,
+            room_create_from: r,
+            read: r,
         }
     }
 

@@ -23,6 +23,59 @@ pub struct RoomSummary {
     pub members: usize,
 }
 
+/// Rooms per page of `GET /api/rooms` unless the client asks otherwise.
+pub const ROOMS_PAGE_DEFAULT: usize = 100;
+/// The most rooms one page of `GET /api/rooms` holds.
+pub const ROOMS_PAGE_MAX: usize = 500;
+
+/// One page of the room list: rooms by name after `after` whose names
+/// contain `query` (all rooms when it is empty), at most `limit` of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSearch {
+    pub query: String,
+    pub after: String,
+    pub limit: usize,
+}
+
+/// Why a room list request was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RoomSearchError {
+    /// `limit` not an integer in 1..=ROOMS_PAGE_MAX.
+    #[error("limit must be an integer between 1 and {ROOMS_PAGE_MAX}")]
+    Limit,
+}
+
+impl RoomSearch {
+    /// From the raw query parameters. Names are lowercase, so the search is
+    /// too; `after` is any string (names sort after it byte by byte).
+    pub fn parse(
+        query: Option<&str>,
+        after: Option<&str>,
+        limit: Option<&str>,
+    ) -> Result<Self, RoomSearchError> {
+        let limit = match limit {
+            None => ROOMS_PAGE_DEFAULT,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=ROOMS_PAGE_MAX).contains(n))
+                .ok_or(RoomSearchError::Limit)?,
+        };
+        Ok(Self {
+            query: query.unwrap_or("").trim().to_lowercase(),
+            after: after.unwrap_or("").to_owned(),
+            limit,
+        })
+    }
+}
+
+/// A page of rooms, and the cursor for the next page (`None` on the last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomPage {
+    pub rooms: Vec<Room>,
+    pub next: Option<String>,
+}
+
 /// Why a room name was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RoomNameError {
@@ -75,6 +128,26 @@ impl std::fmt::Display for RoomName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_room_search_takes_defaults_and_refuses_limits_out_of_range() {
+        let search = RoomSearch::parse(None, None, None).unwrap();
+        assert_eq!((search.query.as_str(), search.after.as_str()), ("", ""));
+        assert_eq!(search.limit, ROOMS_PAGE_DEFAULT);
+        assert_eq!(
+            RoomSearch::parse(Some(" Dev "), None, Some("5"))
+                .unwrap()
+                .query,
+            "dev"
+        );
+        for bad in ["0", "-1", "x", "2.5", "501"] {
+            assert_eq!(
+                RoomSearch::parse(None, None, Some(bad)),
+                Err(RoomSearchError::Limit),
+                "{bad}"
+            );
+        }
+    }
 
     fn parse(raw: &str) -> Result<RoomName, RoomNameError> {
         RoomName::parse(raw, &Limits::default())

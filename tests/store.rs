@@ -3,7 +3,7 @@
 
 use banter::limits::Limits;
 use banter::messages::{ClientId, Cursor, MessageText, Page};
-use banter::rooms::RoomName;
+use banter::rooms::{RoomName, RoomPage, RoomSearch};
 use banter::store::{Inserted, NewMessage, SqliteStore, Store, StoreError};
 use banter::users::{User, Username};
 use tempfile::TempDir;
@@ -149,7 +149,7 @@ async fn messages_and_rooms_survive_reopening_the_database() {
     let stored = say(&store, &alice, &room("lounge"), "still here?", None).await;
     store.close().await;
     let reopened = open(&dir).await;
-    let rooms = reopened.list_rooms().await.unwrap();
+    let rooms = reopened.list_rooms(&all_rooms()).await.unwrap().rooms;
     assert!(rooms.contains(&lounge));
     let history = reopened
         .messages(&room("lounge"), Page::latest(10))
@@ -187,11 +187,48 @@ async fn joining_a_new_room_twice_creates_it_once() {
     let second = store.ensure_room(&room("fresh"), 0).await.unwrap();
     assert_eq!(first, second);
     let names: Vec<_> = store
-        .list_rooms()
+        .list_rooms(&all_rooms())
         .await
         .unwrap()
+        .rooms
         .into_iter()
         .map(|r| r.name)
         .collect();
     assert_eq!(names, ["fresh", "general"]);
+}
+
+fn all_rooms() -> RoomSearch {
+    RoomSearch::parse(None, None, None).unwrap()
+}
+
+#[tokio::test]
+async fn rooms_are_listed_in_pages_after_a_cursor_and_filtered_by_a_search() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    for name in ["dev-a", "dev-b", "ops", "dev-c"] {
+        store.ensure_room(&room(name), 0).await.unwrap();
+    }
+    let names = |page: &RoomPage| {
+        page.rooms
+            .iter()
+            .map(|r| r.name.clone())
+            .collect::<Vec<_>>()
+    };
+    let first = store
+        .list_rooms(&RoomSearch::parse(None, None, Some("2")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(names(&first), ["dev-a", "dev-b"]);
+    assert_eq!(first.next.as_deref(), Some("dev-b"));
+    let rest = store
+        .list_rooms(&RoomSearch::parse(None, Some("dev-b"), Some("10")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(names(&rest), ["dev-c", "general", "ops"]);
+    assert_eq!(rest.next, None);
+    let dev = store
+        .list_rooms(&RoomSearch::parse(Some("DEV"), None, None).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(names(&dev), ["dev-a", "dev-b", "dev-c"]);
 }

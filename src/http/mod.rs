@@ -5,6 +5,7 @@ mod assets;
 mod auth;
 mod extract;
 mod rooms;
+mod same_origin;
 mod slim;
 
 use axum::extract::DefaultBodyLimit;
@@ -35,7 +36,11 @@ pub fn router(state: AppState) -> Router {
         .route("/session", get(auth::session))
         .route("/rooms", get(rooms::list))
         .route("/rooms/{room}/messages", get(rooms::messages))
-        .fallback(not_found);
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            same_origin::guard,
+        ));
     Router::new()
         .route("/", get(assets::index))
         .route("/assets/{build}/{*path}", get(assets::get))

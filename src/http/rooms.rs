@@ -10,24 +10,30 @@ use serde_json::json;
 use super::extract::Authenticated;
 use crate::app::AppState;
 use crate::auth::{AuthError, token_from_headers};
-use crate::error::Failure;
+use crate::error::{Code, Failure};
 use crate::messages::{Page, PageError};
-use crate::rooms::{RoomName, RoomSummary};
+use crate::rooms::{RoomName, RoomSearch, RoomSummary};
 
-/// `GET /api/rooms`: every room with its number of online members. Open to
+/// `GET /api/rooms?q=&after=&limit=`: a page of rooms by name, each with
+/// its number of online members, and the cursor of the next page. Open to
 /// all when anyone may join as a guest anyway; otherwise signed-in only.
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Vec<RoomSummary>>, Failure> {
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, Failure> {
     let core = &state.core;
     if !core.auth.guests_allowed() {
         let token = token_from_headers(&headers).ok_or(AuthError::Unauthorized)?;
         core.auth.authenticate(&token).await?;
     }
+    let field = |key: &str| query.get(key).map(String::as_str);
+    let search = RoomSearch::parse(field("q"), field("after"), field("limit"))
+        .map_err(|err| Failure::new(Code::InvalidLimit, err.to_string()))?;
     let counts = core.presence.counts().await;
-    let rooms = core.store.list_rooms().await?;
-    let summaries = rooms
+    let page = core.store.list_rooms(&search).await?;
+    let rooms: Vec<RoomSummary> = page
+        .rooms
         .into_iter()
         .map(|room| {
             let members = RoomName::parse(&room.name, &core.limits)
@@ -41,7 +47,7 @@ pub async fn list(
             }
         })
         .collect();
-    Ok(Json(summaries))
+    Ok(Json(json!({ "rooms": rooms, "next": page.next })))
 }
 
 /// `GET /api/rooms/{room}/messages?before=&after=&limit=`: a page of

@@ -61,6 +61,14 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the event only reads (and so counts against the read rate,
+    /// not the rates of the actions that change something).
+    pub fn is_read(&self) -> bool {
+        matches!(self, Self::History { .. } | Self::Members { .. })
+    }
+}
+
 #[derive(Deserialize)]
 struct MembersPayload {
     room: String,
@@ -358,6 +366,24 @@ mod tests {
         assert!(mute(json!(10080)).is_ok());
         assert_eq!(mute(json!(10081)), Err(Code::InvalidPayload));
         assert_eq!(mute(json!(-1)), Err(Code::InvalidPayload));
+    }
+
+    #[test]
+    fn only_history_and_members_count_as_reads() {
+        let reads: Vec<bool> = [
+            ("history", json!({ "room": "general" })),
+            ("members", json!({ "room": "general" })),
+            ("join", json!({ "room": "general" })),
+            ("send", json!({ "room": "general", "text": "hi" })),
+        ]
+        .into_iter()
+        .map(|(event, data)| {
+            Command::parse(event, data, &Limits::default())
+                .unwrap()
+                .is_read()
+        })
+        .collect();
+        assert_eq!(reads, [true, true, false, false]);
     }
 
     #[test]

@@ -33,6 +33,7 @@ use serde_json::Value;
 
 use crate::app::Core;
 use crate::auth::Identity;
+use crate::ratelimit::Key;
 use crate::rooms::RoomName;
 use presence_events::Change;
 
@@ -73,7 +74,14 @@ impl Connection {
         } = job;
         let data = data.unwrap_or(Value::Null);
         let mut ack = Some(ack);
-        let result = match Command::parse(&event, data, &self.core.limits) {
+        let command = match Command::parse(&event, data, &self.core.limits) {
+            Ok(command) if command.is_read() => self
+                .within_rate(Key::Read(self.identity.user.id))
+                .await
+                .map(|()| command),
+            other => other,
+        };
+        let result = match command {
             Ok(Command::Join { room }) => room_events::on_join(self, &socket, room, &mut ack).await,
             Ok(Command::Leave { room }) => room_events::on_leave(self, &socket, room).await,
             Ok(Command::Typing { room, active }) => {

@@ -5,12 +5,14 @@ use socketioxide::extract::AckSender;
 
 use super::sequencer::JoinReply;
 use super::{Adapter, Connection, SocketRef};
+use crate::app::Core;
 use crate::clock::now_ms;
 use crate::error::{Code, Failure};
 use crate::limits::{HISTORY_DEFAULT, MEMBERS_PAGE};
 use crate::presence::Change;
 use crate::ratelimit::Key;
 use crate::rooms::RoomName;
+use crate::store::StoreError;
 use crate::users::Username;
 
 /// Joins a room (creating it on first use) and answers with its members and
@@ -26,6 +28,12 @@ pub async fn on_join(
     let core = &conn.core;
     if !core.presence.is_member(&name, &conn.sid).await {
         conn.within_rate(Key::Join(conn.identity.user.id)).await?;
+    }
+    if is_new_room(core, &name).await? {
+        conn.within_rate(Key::RoomCreate(conn.identity.user.id))
+            .await?;
+        let ip = core.proxies.of_request(socket.req_parts());
+        conn.within_rate(Key::RoomCreateFrom(ip)).await?;
     }
     let room = core.store.ensure_room(&name, now_ms()).await?;
     let Some(ack) = ack.take() else {
@@ -52,6 +60,16 @@ pub async fn on_join(
         core.presence.leave(&name, user.id, &conn.sid).await;
     }
     Ok(Value::Null)
+}
+
+/// Whether `join` would create the room. Two first joins racing may both
+/// count as creations; that errs on the side of the limit.
+async fn is_new_room(core: &Core, name: &RoomName) -> Result<bool, Failure> {
+    match core.store.find_room(name).await {
+        Ok(_) => Ok(false),
+        Err(StoreError::RoomNotFound) => Ok(true),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// A page of the room's members, in name order, after the name `after`.

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 pub use sqlite::SqliteStore;
 
 use crate::messages::{ClientId, Message, MessageId, MessageText, Page};
-use crate::rooms::{Room, RoomName};
+use crate::rooms::{Room, RoomName, RoomPage, RoomSearch};
 use crate::users::{User, UserId, Username};
 
 /// What can go wrong in storage.
@@ -221,8 +221,8 @@ pub trait Store: Send + Sync + 'static {
     async fn ensure_room(&self, name: &RoomName, now: i64) -> Result<Room, StoreError>;
     /// The room with this name, or `RoomNotFound`.
     async fn find_room(&self, name: &RoomName) -> Result<Room, StoreError>;
-    /// Every room, by name.
-    async fn list_rooms(&self) -> Result<Vec<Room>, StoreError>;
+    /// A page of rooms by name, filtered by the search.
+    async fn list_rooms(&self, search: &RoomSearch) -> Result<RoomPage, StoreError>;
 
     /// Applies the steps in order in one transaction: one commit for all.
     /// The batch takes its place in the log when this is called, not when

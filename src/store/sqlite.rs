@@ -25,7 +25,7 @@ use super::reader::Reader;
 use super::writer::Writer;
 use super::{Account, Pending, Revocation, Session, SessionInfo, Step, Store, StoreError};
 use crate::messages::{Cursor, Message, MessageId, Page};
-use crate::rooms::{Room, RoomName};
+use crate::rooms::{Room, RoomName, RoomPage, RoomSearch};
 use crate::users::{User, UserId, Username};
 
 /// A handle on the SQLite pool. Cloning it is cheap: the pool is shared.
@@ -533,15 +533,29 @@ impl Store for SqliteStore {
         Ok(room)
     }
 
-    async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT name, topic FROM rooms ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
+    async fn list_rooms(&self, search: &RoomSearch) -> Result<RoomPage, StoreError> {
+        // One more than asked for, to know whether there is a next page.
+        let fetch = i64::try_from(search.limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT name, topic FROM rooms WHERE name > ?1 AND instr(name, ?2) > 0 \
+             ORDER BY name LIMIT ?3",
+        )
+        .bind(&search.after)
+        .bind(&search.query)
+        .bind(fetch)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut rooms: Vec<Room> = rows
             .into_iter()
             .map(|(name, topic)| Room { name, topic })
-            .collect())
+            .collect();
+        let next = if rooms.len() > search.limit {
+            rooms.truncate(search.limit);
+            rooms.last().map(|room| room.name.clone())
+        } else {
+            None
+        };
+        Ok(RoomPage { rooms, next })
     }
 
     fn append(&self, steps: Vec<Step>) -> Pending {

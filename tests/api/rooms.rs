@@ -17,7 +17,9 @@ async fn a_fresh_server_lists_the_general_room() {
     let app = spawn_app().await;
     let response = app.get_with_token("/api/rooms", None).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let rooms: Value = response.json().await.unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["next"], Value::Null);
+    let rooms = &body["rooms"];
     assert_eq!(rooms[0]["name"], "general");
     assert_eq!(rooms[0]["members"], 0);
     assert!(rooms[0]["topic"].is_string());

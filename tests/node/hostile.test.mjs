@@ -62,7 +62,7 @@ test('room names with SQL or markup are refused over the socket and in URLs', as
   }
   // nothing was created, and the store still works
   const rooms = await api(url, '/api/rooms', { token: me.token });
-  assert.deepEqual(rooms.body.map((r) => r.name), ['general']);
+  assert.deepEqual(rooms.body.rooms.map((r) => r.name), ['general']);
 });
 
 test('client ids with SQL or markup are refused; message text keeps them verbatim', async (t) => {

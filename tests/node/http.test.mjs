@@ -11,6 +11,7 @@ import {
   assertUser,
   closeAllSockets,
   connect,
+  connectError,
   guest,
   guestSocket,
   ids,
@@ -380,18 +381,19 @@ describe('request bodies', () => {
 });
 
 describe('rooms', () => {
-  test('/api/rooms lists general, sorted by name, as {name, topic, members}', async () => {
+  test('/api/rooms lists general, sorted by name, as {rooms: [{name, topic, members}], next}', async () => {
     const a = await guestSocket(url, undefined);
     try {
       await ok(a.socket, 'join', { room: rname('zz') });
       await ok(a.socket, 'join', { room: rname('aa') });
-      const res = await api(url, '/api/rooms');
+      const res = await api(url, '/api/rooms?limit=500');
       assert.equal(res.status, 200, res.text);
-      assert.ok(Array.isArray(res.body), 'an array');
-      const names = res.body.map((r) => r.name);
+      assert.deepEqual(Object.keys(res.body).sort(), ['next', 'rooms']);
+      assert.ok(Array.isArray(res.body.rooms), 'an array');
+      const names = res.body.rooms.map((r) => r.name);
       assert.ok(names.includes('general'), `general is listed: ${names}`);
       assert.deepEqual(names, [...names].sort(), 'sorted by name');
-      for (const r of res.body) {
+      for (const r of res.body.rooms) {
         assert.deepEqual(Object.keys(r).sort(), ['members', 'name', 'topic'], JSON.stringify(r));
         assert.equal(typeof r.topic, 'string');
         assert.ok(Number.isSafeInteger(r.members) && r.members >= 0, JSON.stringify(r));
@@ -409,7 +411,7 @@ describe('rooms', () => {
     await ok(a.socket, 'join', { room });
     await ok(a2, 'join', { room });
     await ok(b.socket, 'join', { room });
-    const members = async () => (await api(url, '/api/rooms')).body.find((r) => r.name === room)?.members;
+    const members = async () => (await api(url, `/api/rooms?q=${room}`)).body.rooms.find((r) => r.name === room)?.members;
     assert.equal(await members(), 2, 'A (two sockets) and B');
 
     // A's first socket goes: A is still online through the second
@@ -534,7 +536,7 @@ describe('guests disabled', () => {
     const a = await register(closedUrl);
     const res = await api(closedUrl, '/api/rooms', { token: a.token });
     assert.equal(res.status, 200, res.text);
-    assert.ok(res.body.some((r) => r.name === 'general'));
+    assert.ok(res.body.rooms.some((r) => r.name === 'general'));
   });
 
   test('with guests off, accounts still register, log in and connect', async () => {
@@ -547,5 +549,83 @@ describe('guests disabled', () => {
     } finally {
       s.close();
     }
+  });
+});
+
+describe('cross-site requests', () => {
+  // A page on another port of the same host is another origin but the same
+  // site: SameSite=Lax lets the browser send the cookie, so the Origin check
+  // is what stops it.
+  const foreign = { origin: 'http://127.0.0.1:1', 'sec-fetch-site': 'same-site' };
+
+  test('logout from a foreign Origin is refused with 403 forbidden_origin and the session still works', async () => {
+    const a = await register(url);
+    for (const headers of [foreign, { origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }]) {
+      const res = await api(url, '/api/auth/logout', { method: 'POST', cookie: `banter_session=${a.token}`, headers });
+      assertError(res, 403, 'forbidden_origin');
+    }
+    const me = await api(url, '/api/me', { token: a.token });
+    assert.equal(me.status, 200, me.text);
+  });
+
+  test('login, register and guest from a foreign Origin are refused with 403 forbidden_origin', async () => {
+    const a = await register(url);
+    const calls = [
+      ['/api/auth/login', { username: a.name, password: PASSWORD }],
+      ['/api/auth/register', { username: uname('xs'), password: PASSWORD }],
+      ['/api/auth/guest', { name: uname('xs') }],
+    ];
+    for (const [path, json] of calls) {
+      const res = await api(url, path, { json, headers: foreign });
+      assertError(res, 403, 'forbidden_origin');
+      assert.equal(sessionCookie(res), undefined, `${path} sets no cookie`);
+    }
+  });
+
+  test('same-origin requests and requests without Origin still work', async () => {
+    const same = { origin: url, 'sec-fetch-site': 'same-origin' };
+    const r = await api(url, '/api/auth/register', { json: { username: uname('so'), password: PASSWORD }, headers: same });
+    assert.equal(r.status, 201, r.text);
+    const g = await api(url, '/api/auth/guest', { json: { name: uname('so') }, headers: same });
+    assert.equal(g.status, 201, g.text);
+    const out = await api(url, '/api/auth/logout', { method: 'POST', token: r.body.token, headers: same });
+    assert.equal(out.status, 204, out.text);
+    const plain = await register(url);
+    assert.equal((await logout(url, plain.token)).status, 204);
+  });
+
+  test('reads from a foreign Origin are not refused', async () => {
+    const res = await api(url, '/api/session', { headers: foreign });
+    assert.equal(res.status, 200, res.text);
+  });
+
+  test('a socket whose Origin matches a forged Host is refused', async () => {
+    const g = await guest(url);
+    const forged = { origin: 'http://evil.example', host: 'evil.example' };
+    const err = await connectError(url, g.token, { extraHeaders: forged });
+    assert.equal(err.message, 'origin not allowed');
+    const same = await connect(url, g.token, { extraHeaders: { origin: url } });
+    same.close();
+  });
+});
+
+describe('with --public-origin', () => {
+  let pub;
+  before(async () => {
+    pub = await startServer({ args: ['--public-origin', 'https://chat.example.com'] });
+  });
+  after(async () => {
+    await pub?.dispose();
+  });
+
+  test('the public origin may change state and open sockets, a Host-matching origin may not', async () => {
+    const ok1 = await api(pub.url, '/api/auth/guest', { json: { name: uname('po') }, headers: { origin: 'https://chat.example.com' } });
+    assert.equal(ok1.status, 201, ok1.text);
+    const res = await api(pub.url, '/api/auth/guest', { json: { name: uname('po') }, headers: { origin: pub.url } });
+    assertError(res, 403, 'forbidden_origin');
+    const s = await connect(pub.url, ok1.body.token, { extraHeaders: { origin: 'https://chat.example.com' } });
+    s.close();
+    const err = await connectError(pub.url, ok1.body.token, { extraHeaders: { origin: pub.url } });
+    assert.equal(err.message, 'origin not allowed');
   });
 });

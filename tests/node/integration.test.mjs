@@ -312,7 +312,7 @@ describe('presence', () => {
     });
     const final = await ok(users[0].socket, 'join', { room });
     assert.equal(final.members.length, 4);
-    const listed = (await api(url, '/api/rooms')).body.filter((r) => r.name === room);
+    const listed = (await api(url, `/api/rooms?q=${room}`)).body.rooms.filter((r) => r.name === room);
     assert.equal(listed.length, 1);
     assert.equal(listed[0].members, 4);
   });
@@ -321,7 +321,7 @@ describe('presence', () => {
     const room = rname('cnt');
     const a = await guestSocket(url, t, 'a');
     const b = await guestSocket(url, t, 'b');
-    const count = async () => (await api(url, '/api/rooms')).body.find((r) => r.name === room)?.members;
+    const count = async () => (await api(url, `/api/rooms?q=${room}`)).body.rooms.find((r) => r.name === room)?.members;
     await ok(a.socket, 'join', { room });
     assert.equal(await count(), 1);
     await ok(b.socket, 'join', { room });

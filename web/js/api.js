@@ -46,5 +46,16 @@ export const register = (username, password) =>
   request('POST', '/api/auth/register', { username, password }).then((r) => r.user);
 export const guest = (name) => request('POST', '/api/auth/guest', { name }).then((r) => r.user);
 export const logout = () => request('POST', '/api/auth/logout');
-/** Every room on the server: [{name, topic, members}]. */
-export const rooms = () => request('GET', '/api/rooms');
+/**
+ * One page of the rooms on the server, by name: `{rooms: [{name, topic,
+ * members}], next}`. `q` keeps names containing it; `after` is the `next`
+ * of the page before (null on the last page).
+ */
+export function rooms({ q = '', after = null, limit = null } = {}) {
+  const params = new URLSearchParams();
+  if (q) params.set('q', q);
+  if (after) params.set('after', after);
+  if (limit) params.set('limit', String(limit));
+  const query = params.toString();
+  return request('GET', query ? `/api/rooms?${query}` : '/api/rooms');
+}

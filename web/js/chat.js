@@ -22,6 +22,7 @@ const JOIN_PAGE = 50; // a join answers with the latest 50 messages
 const OLDER_PAGE = 50;
 const CATCH_UP_PAGE = 100; // the largest page the server allows
 const ANNOUNCE_KEEP = 5;
+const OTHER_ROOMS_PAGE = 50; // other rooms drawn per page: never thousands at once
 
 /**
  * Shows the chat for `me` and keeps it running.
@@ -45,7 +46,18 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     onDelete: deleteMessage,
   });
   const membersView = createMembersView({ me, admin, onMute: mute, onBan: ban, onMore: loadMoreMembers });
-  const roomsView = createRoomsView({ onOpen: openRoom, onJoin: joinRoom, onLeave: leaveRoom });
+  const roomsView = createRoomsView({
+    onOpen: openRoom,
+    onJoin: joinRoom,
+    onLeave: leaveRoom,
+    onSearch: searchOtherRooms,
+    onMore: () => refreshOtherRooms(true),
+  });
+
+  // The other rooms, a page at a time: those shown, the search they
+  // match, the cursor of the next page, and which request is the latest
+  // (an answer to an older search must not overwrite a newer one).
+  const others = { shown: [], query: '', next: null, request: 0 };
   const typingNotifier = createTypingNotifier((event, payload) => conn.notify(event, payload));
   const composer = createComposer({
     onSend: send,
@@ -368,6 +380,7 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     if (rooms.has(name)) {
       roomsView.joined();
       openRoom(name);
+      if (others.query) searchOtherRooms('');
       return;
     }
     if (!conn.connected) {
@@ -385,6 +398,7 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     }
     roomsView.joined();
     openRoom(name);
+    others.query = '';
     refreshOtherRooms();
   }
 
@@ -405,13 +419,24 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     refreshOtherRooms();
   }
 
-  async function refreshOtherRooms() {
+  async function refreshOtherRooms(more = false) {
+    const request = ++others.request;
     try {
-      const all = await api.rooms();
-      roomsView.renderOthers(all.filter((room) => !rooms.has(room.name)));
+      const after = more ? others.next : null;
+      const page = await api.rooms({ q: others.query, after, limit: OTHER_ROOMS_PAGE });
+      if (request !== others.request) return;
+      const fresh = page.rooms.filter((room) => !rooms.has(room.name));
+      others.shown = more ? [...others.shown, ...fresh] : fresh;
+      others.next = page.next;
+      roomsView.renderOthers(others.shown, others.next !== null);
     } catch {
       // only a convenience list; the join form still works
     }
+  }
+
+  function searchOtherRooms(query) {
+    others.query = query;
+    refreshOtherRooms();
   }
 
   // ---- drawing -------------------------------------------------------------

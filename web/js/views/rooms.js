@@ -1,5 +1,7 @@
 // The room list: joined rooms (with unread counts) and the other rooms on
-// the server, plus the join-or-create form.
+// the server, plus the join-or-create form. The other rooms come a page at
+// a time (a server may have thousands): what is typed in the form narrows
+// them, and "More rooms" loads the next page.
 
 import { byId, el } from '../dom.js';
 
@@ -8,19 +10,32 @@ import { byId, el } from '../dom.js';
  * @param {(name: string) => void} opts.onOpen
  * @param {(name: string) => void} opts.onJoin
  * @param {(name: string) => void} opts.onLeave
+ * @param {(query: string) => void} opts.onSearch the join form's text changed
+ * @param {() => void} opts.onMore the next page of other rooms is wanted
  */
-export function createRoomsView({ onOpen, onJoin, onLeave }) {
+export function createRoomsView({ onOpen, onJoin, onLeave, onSearch, onMore }) {
   const list = byId('room-list');
   const others = byId('other-room-list');
   const othersTitle = byId('other-rooms-title');
   const form = byId('join-form');
   const input = byId('join-name');
   const error = byId('join-error');
+  const more = byId('more-rooms');
+  const SEARCH_DELAY_MS = 250;
+  let searchTimer = null;
+
+  more.addEventListener('click', () => onMore());
+  input.addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => onSearch(searchText()), SEARCH_DELAY_MS);
+  });
+
+  // Room names are lowercase; be forgiving about what people type.
+  const searchText = () => input.value.trim().replace(/^#/, '').toLowerCase().replace(/\s+/g, '-');
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    // Room names are lowercase; be forgiving about what people type.
-    const name = input.value.trim().replace(/^#/, '').toLowerCase().replace(/\s+/g, '-');
+    const name = searchText();
     if (name) onJoin(name);
   });
 
@@ -54,9 +69,13 @@ export function createRoomsView({ onOpen, onJoin, onLeave }) {
       }, '×'))));
     },
 
-    /** Rooms on the server we have not joined: [{name, members}]. */
-    renderOthers(rooms) {
-      othersTitle.hidden = rooms.length === 0;
+    /**
+     * Rooms on the server we have not joined: [{name, members}], and
+     * whether there are more to load.
+     */
+    renderOthers(rooms, hasMore = false) {
+      othersTitle.hidden = rooms.length === 0 && !hasMore;
+      more.hidden = !hasMore;
       others.replaceChildren(...rooms.map((room) => el('li', { className: 'room' },
         el('button', {
           type: 'button',
@@ -75,6 +94,7 @@ export function createRoomsView({ onOpen, onJoin, onLeave }) {
     joined() {
       input.value = '';
       error.textContent = '';
+      clearTimeout(searchTimer);
     },
   };
 }
