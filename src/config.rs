@@ -109,6 +109,15 @@ pub struct Config {
     /// Seconds to wait for connections to close on shutdown.
     #[arg(long, env = "BANTER_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+
+    /// Address for `/metrics` (Prometheus text format); off unless set.
+    #[arg(long, env = "BANTER_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// Seconds `/readyz` answers 503 after SIGTERM before the sockets are
+    /// closed, so a load balancer stops sending new clients first.
+    #[arg(long, env = "BANTER_DRAIN_SECS", default_value_t = 2)]
+    pub drain_secs: u64,
 }
 
 /// An IP range in CIDR form, or a single address.
@@ -153,6 +162,11 @@ impl Config {
         Duration::from_secs(self.shutdown_grace_secs)
     }
 
+    /// How long readiness is off before shutdown closes the sockets.
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_secs)
+    }
+
     /// Settings for tests and embedding: defaults, a given data directory,
     /// and port 0.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
@@ -160,6 +174,7 @@ impl Config {
         config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         config.data_dir = data_dir.into();
         config.database_url = None;
+        config.drain_secs = 0;
         config
     }
 }
@@ -183,6 +198,8 @@ impl std::fmt::Debug for Config {
             .field("rates", &self.rates())
             .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("metrics_bind", &self.metrics_bind)
+            .field("drain_secs", &self.drain_secs)
             .finish()
     }
 }

@@ -21,6 +21,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod messages;
+pub mod metrics;
 pub mod origin;
 pub mod presence;
 pub mod ratelimit;
