@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -67,6 +68,8 @@ pub struct Core {
     /// Cancelled at shutdown: workers stop taking events (socketioxide does
     /// not run disconnect handlers for sockets it closes at shutdown).
     pub shutdown: CancellationToken,
+    /// Set at the shutdown signal: `/readyz` answers 503 from then on.
+    pub draining: Arc<AtomicBool>,
 }
 
 /// What the HTTP handlers share: the core plus the Socket.IO handle (to
@@ -77,6 +80,8 @@ pub struct AppState {
     pub io: SocketIo,
     /// Whether session cookies are always marked `Secure`.
     pub secure_cookies: bool,
+    /// How long readiness is off before the sockets are closed at shutdown.
+    pub drain: Duration,
     layer: SocketIoLayer<Adapter>,
 }
 
@@ -100,12 +105,14 @@ impl AppState {
             connections: ConnectionCounts::new(config.max_connections_per_ip),
             workers: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            draining: Arc::default(),
         };
         let (layer, io) = realtime::socket_io(core.clone(), queue, lagging);
         Ok(Self {
             core,
             io,
             secure_cookies: config.secure_cookies,
+            drain: config.drain(),
             layer,
         })
     }
@@ -158,6 +165,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (io, core) = (state.io.clone(), state.core.clone());
+    let (draining, drain) = (core.draining.clone(), state.drain);
     let app = build_app(state);
     // Nagle's algorithm delays small frames by up to 40 ms; chat is small frames.
     let listener = listener.tap_io(|tcp| {
@@ -170,6 +178,11 @@ pub async fn run(
     let (deadline_tx, deadline_rx) = tokio::sync::watch::channel(None::<Instant>);
     let signal = async move {
         shutdown.await;
+        // Not ready first, so a load balancer stops sending new clients,
+        // then the sockets close.
+        draining.store(true, Ordering::Release);
+        tracing::info!(secs = drain.as_secs_f64(), "shutting down: draining");
+        tokio::time::sleep(drain).await;
         tracing::info!("shutting down: disconnecting sockets");
         deadline_tx.send_replace(Some(Instant::now() + grace));
         io.close().await;
