@@ -144,7 +144,11 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
             source,
         })?;
     }
-    Ok(Arc::new(SqliteStore::connect(&url).await?))
+    let store = SqliteStore::connect(&url).await?;
+    if let Some(retention) = config.retention() {
+        store.keep_messages_for(retention);
+    }
+    Ok(Arc::new(store))
 }
 
 /// The whole application: HTTP API, Socket.IO and the web page.

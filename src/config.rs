@@ -118,6 +118,19 @@ pub struct Config {
     /// closed, so a load balancer stops sending new clients first.
     #[arg(long, env = "BANTER_DRAIN_SECS", default_value_t = 2)]
     pub drain_secs: u64,
+
+    /// Delete messages older than this many days, in the background; off
+    /// unless set. Fractions are accepted (0.5 is twelve hours).
+    #[arg(long, env = "BANTER_RETENTION_DAYS", value_parser = parse_days)]
+    pub retention_days: Option<f64>,
+}
+
+/// A positive number of days, fractions allowed, at most a thousand years.
+fn parse_days(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(days) if days > 0.0 && days <= 365_000.0 => Ok(days),
+        _ => Err(format!("{s:?} is not a positive number of days")),
+    }
 }
 
 /// An IP range in CIDR form, or a single address.
@@ -162,6 +175,12 @@ impl Config {
         Duration::from_secs(self.shutdown_grace_secs)
     }
 
+    /// How long messages are kept, if not for ever.
+    pub fn retention(&self) -> Option<Duration> {
+        self.retention_days
+            .map(|days| Duration::from_secs_f64(days * 86_400.0))
+    }
+
     /// How long readiness is off before shutdown closes the sockets.
     pub fn drain(&self) -> Duration {
         Duration::from_secs(self.drain_secs)
@@ -200,6 +219,7 @@ impl std::fmt::Debug for Config {
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .field("metrics_bind", &self.metrics_bind)
             .field("drain_secs", &self.drain_secs)
+            .field("retention_days", &self.retention_days)
             .finish()
     }
 }
@@ -222,6 +242,16 @@ mod tests {
         let config = Config::parse_from(["banter", "--trusted-proxies", "127.0.0.1,10.0.0.0/8"]);
         assert_eq!(config.trusted_proxies.len(), 2);
         assert!(Config::try_parse_from(["banter", "--trusted-proxies", "nope"]).is_err());
+    }
+
+    #[test]
+    fn retention_is_off_by_default_and_takes_fractional_days() {
+        assert_eq!(Config::parse_from(["banter"]).retention(), None);
+        let config = Config::parse_from(["banter", "--retention-days", "0.5"]);
+        assert_eq!(config.retention(), Some(Duration::from_secs(43_200)));
+        for bad in ["0", "-1", "soon", "NaN"] {
+            assert!(Config::try_parse_from(["banter", "--retention-days", bad]).is_err());
+        }
     }
 
     #[test]

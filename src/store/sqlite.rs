@@ -83,6 +83,15 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Deletes messages older than `retention` in the background, until the
+    /// store closes (see `retention`).
+    pub fn keep_messages_for(&self, retention: Duration) {
+        let run = super::retention::run(self.pool.clone(), retention, self.closing.clone());
+        tokio::spawn(run);
+    }
+}
+
 /// Copies the WAL into the database file every second, off the send path.
 /// PASSIVE never waits for readers or the writer; what it cannot copy now
 /// it copies next time.
