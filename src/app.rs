@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -74,6 +75,8 @@ pub struct Core {
     /// Cancelled at shutdown: workers stop taking events (socketioxide does
     /// not run disconnect handlers for sockets it closes at shutdown).
     pub shutdown: CancellationToken,
+    /// Set at the shutdown signal: `/readyz` answers 503 from then on.
+    pub draining: Arc<AtomicBool>,
 }
 
 /// What the HTTP handlers share: the core plus the Socket.IO handle (to
@@ -86,6 +89,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The listener's timeouts and connection caps.
     pub net: crate::net::Settings,
+    /// How long readiness is off before the sockets are closed at shutdown.
+    pub drain: Duration,
     layer: SocketIoLayer<Adapter>,
 }
 
@@ -112,6 +117,7 @@ impl AppState {
             connections: ConnectionCounts::new(config.max_connections_per_ip),
             workers: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            draining: Arc::default(),
         };
         let (layer, io) = realtime::socket_io(
             core.clone(),
@@ -125,6 +131,7 @@ impl AppState {
             io,
             secure_cookies: config.secure_cookies,
             net: crate::net::Settings::new(config),
+            drain: config.drain(),
             layer,
         })
     }
@@ -170,6 +177,9 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
         // SQLite made the -wal and -shm files just now (with the mode of
         // the database file, so this only confirms it).
         private::database_files(&file)?;
+    }
+    if let Some(retention) = config.retention() {
+        store.keep_messages_for(retention);
     }
     Ok(Arc::new(store))
 }
@@ -281,12 +291,18 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (io, core, net) = (state.io.clone(), state.core.clone(), state.net.clone());
+    let (draining, drain) = (core.draining.clone(), state.drain);
     let app = build_app(state);
     // When the grace period ends, set when the signal comes: it counts for
     // the HTTP side and the socket workers together.
     let (deadline_tx, deadline_rx) = tokio::sync::watch::channel(None::<Instant>);
     let signal = async move {
         shutdown.await;
+        // Not ready first, so a load balancer stops sending new clients,
+        // then the sockets close.
+        draining.store(true, Ordering::Release);
+        tracing::info!(secs = drain.as_secs_f64(), "shutting down: draining");
+        tokio::time::sleep(drain).await;
         tracing::info!("shutting down: disconnecting sockets");
         deadline_tx.send_replace(Some(Instant::now() + grace));
         io.close().await;

@@ -157,6 +157,28 @@ pub struct Config {
     /// Seconds to wait for connections to close on shutdown.
     #[arg(long, env = "BANTER_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+
+    /// Address for `/metrics` (Prometheus text format); off unless set.
+    #[arg(long, env = "BANTER_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// Seconds `/readyz` answers 503 after SIGTERM before the sockets are
+    /// closed, so a load balancer stops sending new clients first.
+    #[arg(long, env = "BANTER_DRAIN_SECS", default_value_t = 2)]
+    pub drain_secs: u64,
+
+    /// Delete messages older than this many days, in the background; off
+    /// unless set. Fractions are accepted (0.5 is twelve hours).
+    #[arg(long, env = "BANTER_RETENTION_DAYS", value_parser = parse_days)]
+    pub retention_days: Option<f64>,
+}
+
+/// A positive number of days, fractions allowed, at most a thousand years.
+fn parse_days(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(days) if days > 0.0 && days <= 365_000.0 => Ok(days),
+        _ => Err(format!("{s:?} is not a positive number of days")),
+    }
 }
 
 /// An IP range in CIDR form, or a single address.
@@ -204,6 +226,17 @@ impl Config {
         Duration::from_secs(self.shutdown_grace_secs)
     }
 
+    /// How long messages are kept, if not for ever.
+    pub fn retention(&self) -> Option<Duration> {
+        self.retention_days
+            .map(|days| Duration::from_secs_f64(days * 86_400.0))
+    }
+
+    /// How long readiness is off before shutdown closes the sockets.
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_secs)
+    }
+
     /// Settings for tests and embedding: defaults, a given data directory,
     /// and port 0.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
@@ -211,6 +244,7 @@ impl Config {
         config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         config.data_dir = data_dir.into();
         config.database_url = None;
+        config.drain_secs = 0;
         config
     }
 }
@@ -243,6 +277,9 @@ impl std::fmt::Debug for Config {
                 &self.max_tcp_connections_per_ip,
             )
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("metrics_bind", &self.metrics_bind)
+            .field("drain_secs", &self.drain_secs)
+            .field("retention_days", &self.retention_days)
             .finish()
     }
 }
@@ -265,6 +302,16 @@ mod tests {
         let config = Config::parse_from(["banter", "--trusted-proxies", "127.0.0.1,10.0.0.0/8"]);
         assert_eq!(config.trusted_proxies.len(), 2);
         assert!(Config::try_parse_from(["banter", "--trusted-proxies", "nope"]).is_err());
+    }
+
+    #[test]
+    fn retention_is_off_by_default_and_takes_fractional_days() {
+        assert_eq!(Config::parse_from(["banter"]).retention(), None);
+        let config = Config::parse_from(["banter", "--retention-days", "0.5"]);
+        assert_eq!(config.retention(), Some(Duration::from_secs(43_200)));
+        for bad in ["0", "-1", "soon", "NaN"] {
+            assert!(Config::try_parse_from(["banter", "--retention-days", bad]).is_err());
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod http;
 pub mod limits;
 pub mod messages;
 pub mod net;
+pub mod metrics;
 pub mod origin;
 pub mod presence;
 pub mod ratelimit;

@@ -33,7 +33,27 @@ async fn main() -> ExitCode {
 
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(?config, "starting");
+    // Before the state is set up: the metric handles register with it.
+    let metrics = config
+        .metrics_bind
+        .map(|bind| Ok::<_, Box<dyn std::error::Error>>((bind, banter::metrics::install()?)))
+        .transpose()?;
     let state = AppState::new(&config).await?;
+    if let Some((bind, handle)) = metrics {
+        let listener = TcpListener::bind(bind).await?;
+        // Printed before the main address, so scripts that wait for that
+        // line have this one too.
+        println!(
+            "Banter metrics on http://{}/metrics",
+            listener.local_addr()?
+        );
+        let app = banter::metrics::router(handle, state.io.clone());
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, app).await {
+                tracing::error!(%err, "the metrics listener failed");
+            }
+        });
+    }
     let listener = TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     // A plain line on stdout, for people and for scripts that bind port 0.

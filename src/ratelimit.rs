@@ -176,9 +176,10 @@ impl LocalLimiter {
 #[async_trait]
 impl Limiter for LocalLimiter {
     async fn check(&self, key: Key) -> Result<(), Duration> {
-        self.limiter(&key)
-            .check_key(&key)
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        self.limiter(&key).check_key(&key).map_err(|not_until| {
+            crate::metrics::get().rate_limited(&key);
+            not_until.wait_time_from(DefaultClock::default().now())
+        })
     }
 }
 

@@ -8,8 +8,10 @@ mod rooms;
 mod same_origin;
 mod slim;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, header};
+use std::sync::atomic::Ordering;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,7 +21,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
-use crate::error::{Code, Failure};
+use crate::error::{Code, Failure, error_chain};
 
 pub use extract::Authenticated;
 pub use slim::slim;
@@ -45,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(assets::index))
         .route("/assets/{build}/{*path}", get(assets::get))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .nest("/api", api)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(SetResponseHeaderLayer::overriding(
@@ -58,6 +61,23 @@ pub fn router(state: AppState) -> Router {
 
 async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
+}
+
+/// Readiness, for load balancers: 503 once shutdown has begun (so new
+/// clients go elsewhere before the sockets close) or while the database does
+/// not answer; `/healthz` stays plain liveness.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let core = &state.core;
+    if core.draining.load(Ordering::Acquire) {
+        let body = json!({ "status": "draining" });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
+    if let Err(err) = core.store.check().await {
+        tracing::warn!(error = %error_chain(&err), "not ready: the database does not answer");
+        let body = json!({ "status": "unavailable", "reason": "database" });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
+    (StatusCode::OK, Json(json!({ "status": "ready" })))
 }
 
 async fn not_found() -> Failure {

@@ -72,6 +72,9 @@ impl Laggards {
     fn mark(&self, sid: Sid) {
         let new = self.with(|set| set.insert(sid));
         if new {
+            crate::metrics::get()
+                .slow_receivers_disconnected
+                .increment(1);
             self.count.fetch_add(1, Ordering::AcqRel);
             let _ = self.evict.send(sid);
         }
@@ -114,6 +117,7 @@ impl CoreAdapter<Emitter> for Fanout {
         packet: Packet,
         opts: BroadcastOptions,
     ) -> impl Future<Output = Result<(), BroadcastError>> + Send {
+        let mut delivered = 0;
         for sid in self.local.sockets(opts) {
             if self.laggards.contains(sid) {
                 continue;
@@ -121,14 +125,20 @@ impl CoreAdapter<Emitter> for Fanout {
             let sent = self
                 .local
                 .broadcast(packet.clone(), BroadcastOptions::new(sid));
-            if let Err(errors) = sent
-                && errors
-                    .iter()
-                    .any(|e| matches!(e, SocketError::InternalChannelFull))
-            {
-                self.laggards.mark(sid);
+            match sent {
+                Ok(()) => delivered += 1,
+                Err(errors)
+                    if errors
+                        .iter()
+                        .any(|e| matches!(e, SocketError::InternalChannelFull)) =>
+                {
+                    self.laggards.mark(sid);
+                }
+                Err(_) => {}
             }
         }
+        // One add per broadcast, not one per receiver.
+        crate::metrics::get().deliveries.increment(delivered);
         future::ready(Ok(()))
     }
 

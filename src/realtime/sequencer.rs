@@ -12,6 +12,7 @@
 //! the joining connection.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde::Serialize;
 use socketioxide::extract::AckSender;
@@ -94,13 +95,16 @@ impl Sequencer {
     /// Stores a message; once it is on disk, broadcasts it to its room
     /// (sender included) and returns it.
     pub async fn send(&self, message: NewMessage) -> Result<Inserted, StoreError> {
+        let started = Instant::now();
         let (done, result) = oneshot::channel();
         let job = Job::Send { message, done };
         self.tx
             .send(job)
             .await
             .map_err(|_| StoreError::WriterGone)?;
-        result.await.map_err(|_| StoreError::WriterGone)?
+        let inserted = result.await.map_err(|_| StoreError::WriterGone)?;
+        crate::metrics::get().ack_seconds.record(started.elapsed());
+        inserted
     }
 
     /// Puts the connection in the room's channel and answers its join ack
@@ -216,12 +220,14 @@ impl Waiter {
         match (self, outcome) {
             (Waiter::Send { room, done }, Ok(Outcome::Sent(inserted))) => {
                 if let Inserted::New(message) = &inserted {
+                    crate::metrics::get().messages_stored.increment(1);
                     delivery::to_room(io, &room, None, "message", message).await;
                 }
                 let _ = done.send(Ok(inserted));
             }
             (Waiter::Join { room, reply, done }, Ok(Outcome::Joined { messages })) => {
                 reply.socket.join(room.channel());
+                crate::metrics::get().joins.increment(1);
                 let ack = JoinAck {
                     ok: true,
                     room: &reply.room,

@@ -7,6 +7,7 @@
 //! (one fsync). The realtime sequencer forms the batches.
 
 mod reader;
+pub mod retention;
 mod sqlite;
 mod writer;
 
@@ -251,6 +252,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Mutes `user` in `room` until `until` (a time in the past unmutes).
     async fn set_mute(&self, room: &RoomName, user: UserId, until: i64) -> Result<(), StoreError>;
+    /// Whether the database answers now: a cheap query, for `/readyz`.
+    async fn check(&self) -> Result<(), StoreError>;
     /// Flushes and closes the store; called once at shutdown.
     async fn close(&self);
 }

@@ -10,6 +10,7 @@
 //! it every second, so no send waits for one.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -42,7 +43,12 @@ pub struct SqliteStore {
     /// are never deleted nor renamed and their topics never change. (An
     /// API that changes a room must update this too.)
     rooms: Arc<Mutex<HashMap<String, Room>>>,
+    /// The database file, opened afresh by each health check.
+    path: PathBuf,
 }
+
+/// How long a health check waits for a lock before it says not ready.
+const HEALTH_CHECK_BUSY: Duration = Duration::from_secs(1);
 
 /// How often the WAL is checkpointed into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -72,7 +78,17 @@ impl SqliteStore {
             reader,
             closing,
             rooms: Arc::default(),
+            path: options.get_filename().to_path_buf(),
         })
+    }
+}
+
+impl SqliteStore {
+    /// Deletes messages older than `retention` in the background, until the
+    /// store closes (see `retention`).
+    pub fn keep_messages_for(&self, retention: Duration) {
+        let run = super::retention::run(self.pool.clone(), retention, self.closing.clone());
+        tokio::spawn(run);
     }
 }
 
@@ -618,6 +634,26 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// A query on the pool, and the file opened afresh: connections already
+    /// open keep working on a file that was deleted or whose disk went
+    /// away, so only a new one notices. Neither creates anything.
+    async fn check(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        let path = self.path.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+            conn.busy_timeout(HEALTH_CHECK_BUSY)?;
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+        })
+        .await;
+        match opened {
+            Ok(checked) => Ok(checked?),
+            Err(_) => Err(StoreError::WriterGone),
+        }
     }
 
     async fn close(&self) {

@@ -192,6 +192,7 @@ fn apply_all(conn: &mut Connection, requests: &[Request]) -> rusqlite::Result<Ve
     let started = Instant::now();
     tx.commit()?;
     let took = started.elapsed();
+    crate::metrics::get().store_commit_seconds.record(took);
     if took >= SLOW_COMMIT {
         tracing::warn!(
             ms = took.as_millis(),

@@ -66,6 +66,9 @@ const GENEROUS_LIMITS = {
   '--max-connections-per-ip': '100000',
   '--max-tcp-connections-per-ip': '100000',
   '--max-tcp-connections': '100000',
+  // Not a limit: no wait between SIGTERM and closing the sockets (readiness
+  // tests set their own).
+  '--drain-secs': '0',
 };
 
 /** `args` plus every generous limit that `args` does not set itself. */
@@ -185,6 +188,8 @@ export async function startServer(opts = {}) {
     },
     /** Last few KiB of the server's stderr (for assertion messages). */
     stderrTail: () => stderrTail,
+    /** Last few KiB of the server's stdout (e.g. the metrics address line). */
+    stdoutTail: () => stdoutTail,
     /** SIGTERM, wait for exit; SIGKILL if it has not ended after 5 s. Resolves to {code, signal}. */
     async stop() {
       if (exitInfo) return exitInfo;
