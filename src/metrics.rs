@@ -63,6 +63,9 @@ struct RateLimited {
     auth: Counter,
     login: Counter,
     handshake: Counter,
+    room_create: Counter,
+    room_create_from: Counter,
+    read: Counter,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -92,6 +95,9 @@ impl Metrics {
                 auth: limited("auth"),
                 login: limited("login"),
                 handshake: limited("handshake"),
+                room_create: limited("room_create"),
+                room_create_from: limited("room_create_from"),
+                read: limited("read"),
             },
             connections_websocket: connections("websocket"),
             connections_polling: connections("polling"),
@@ -108,6 +114,9 @@ impl Metrics {
             Key::Auth(_) => &limited.auth,
             Key::Login(..) => &limited.login,
             Key::Handshake(_) => &limited.handshake,
+            Key::RoomCreate(_) => &limited.room_create,
+            Key::RoomCreateFrom(_) => &limited.room_create_from,
+            Key::Read(_) => &limited.read,
         };
         counter.increment(1);
     }
