@@ -272,6 +272,8 @@ mod private {
 pub fn build_app(state: AppState) -> Router {
     let layer = state.layer.clone();
     let core = state.core.clone();
+    // The last layer runs first: slim the request, count a new Engine.IO
+    // session, then Socket.IO.
     crate::http::router(state)
         .layer(layer)
         .layer(axum::middleware::from_fn_with_state(
@@ -281,7 +283,8 @@ pub fn build_app(state: AppState) -> Router {
         .layer(axum::middleware::map_request(crate::http::slim))
 }
 
-/// Serves until `shutdown` resolves, then closes every socket's transport
+/// Serves (with `net::serve`'s timeouts and connection caps) until
+/// `shutdown` resolves, then closes every socket's transport
 /// (clients see a dropped connection and reconnect), waits up to `grace` for
 /// requests and queued socket events in flight, and closes the store.
 pub async fn run(

@@ -93,7 +93,8 @@ pub struct Config {
     #[arg(long, env = "BANTER_LOGIN_RATE", default_value = "5:5")]
     pub login_rate: Rate,
 
-    /// Socket.IO connections opened from one address: BURST:PER_MINUTE.
+    /// Socket.IO sessions opened from one address (Engine.IO handshakes):
+    /// BURST:PER_MINUTE.
     #[arg(long, env = "BANTER_HANDSHAKE_RATE", default_value = "30:120")]
     pub handshake_rate: Rate,
 
@@ -120,7 +121,8 @@ pub struct Config {
     #[arg(long, env = "BANTER_PUBLIC_ORIGIN", value_delimiter = ',')]
     pub public_origin: Vec<String>,
 
-    /// Socket.IO connections open at once from one address.
+    /// Socket.IO sessions open at once from one address, counted from the
+    /// Engine.IO handshake until the session closes.
     #[arg(long, env = "BANTER_MAX_CONNECTIONS_PER_IP", default_value_t = 100)]
     pub max_connections_per_ip: usize,
 

@@ -112,9 +112,12 @@ pub enum Refusal {
     TooManyConnections,
 }
 
-/// A refused session's place in the allowance for refused sessions.
+/// A refused session's place in the allowance for refused sessions, held
+/// like an admitted session's place until the session closes.
 #[derive(Clone)]
-struct RefusedPlace(#[allow(dead_code)] Arc<Place>);
+struct RefusedPlace {
+    _place: Arc<Place>,
+}
 
 /// Whether a request opens an Engine.IO session: `EIO` in the query and no
 /// `sid` (later requests of a session, and its WebSocket upgrade, carry one).
@@ -157,7 +160,9 @@ pub async fn count_sessions(State(core): State<Core>, req: Request, next: Next) 
                 return refused(refusal);
             };
             parts.extensions.insert(refusal);
-            parts.extensions.insert(RefusedPlace(Arc::new(place)));
+            parts.extensions.insert(RefusedPlace {
+                _place: Arc::new(place),
+            });
         }
     }
     next.run(Request::from_parts(parts, body)).await
