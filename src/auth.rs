@@ -98,8 +98,8 @@ pub struct Issued {
 pub struct Auth {
     store: Arc<dyn Store>,
     guests_allowed: bool,
-    /// How long a ban also covers the banned user's addresses, in ms.
-    ban_address_ms: i64,
+    /// How long a ban also covers the banned user's addresses.
+    ban_address_secs: u64,
 }
 
 impl Auth {
@@ -107,14 +107,13 @@ impl Auth {
         Self {
             store,
             guests_allowed,
-            ban_address_ms: i64::try_from(ban_address_secs.saturating_mul(1000))
-                .unwrap_or(i64::MAX / 2),
+            ban_address_secs,
         }
     }
 
     /// Until when a ban made at `now` covers the banned user's addresses.
     pub fn ban_address_until(&self, now: i64) -> i64 {
-        now.saturating_add(self.ban_address_ms)
+        address_ban_until(now, self.ban_address_secs)
     }
 
     pub fn guests_allowed(&self) -> bool {
@@ -233,6 +232,13 @@ impl Auth {
     }
 }
 
+/// Until when a ban made at `now` (ms) covers addresses, for `secs` seconds
+/// (the server's `--ban-address-secs`, or the command line's).
+pub fn address_ban_until(now: i64, secs: u64) -> i64 {
+    let ms = i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    now.saturating_add(ms)
+}
+
 /// 256 random bits, base64url: unguessable, and safe in headers and cookies.
 fn new_token() -> String {
     let mut bytes = [0u8; 32];
@@ -333,6 +339,13 @@ mod tests {
             "theme=dark; banter_session=xyz; x=1".parse().unwrap(),
         );
         assert_eq!(token_from_headers(&headers).as_deref(), Some("xyz"));
+    }
+
+    #[test]
+    fn an_address_ban_ends_after_its_seconds_and_never_overflows() {
+        assert_eq!(address_ban_until(1_000, 2), 3_000);
+        assert_eq!(address_ban_until(1_000, 0), 1_000);
+        assert_eq!(address_ban_until(1_000, u64::MAX), i64::MAX);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use banter::messages::{ClientId, Cursor, MessageText, Page};
 use banter::rooms::{RoomName, RoomPage, RoomSearch};
 use banter::store::{Inserted, NewMessage, SqliteStore, Store, StoreError};
 use banter::users::{User, Username};
+use std::sync::Arc;
 use tempfile::TempDir;
 
 async fn open(dir: &TempDir) -> SqliteStore {
@@ -164,7 +165,7 @@ async fn an_expired_guest_session_frees_the_name() {
     let store = open(&dir).await;
     let guest = store.create_guest(&name("zed"), 0).await.unwrap();
     store
-        .create_session(guest.id, b"hash-1", 0, 1_000)
+        .create_session(guest.id, b"hash-1", "127.0.0.1", 0, 1_000)
         .await
         .unwrap();
     let taken = store.create_guest(&name("ZED"), 500).await;
@@ -231,4 +232,119 @@ async fn rooms_are_listed_in_pages_after_a_cursor_and_filtered_by_a_search() {
         .await
         .unwrap();
     assert_eq!(names(&dev), ["dev-a", "dev-b", "dev-c"]);
+}
+
+#[tokio::test]
+async fn concurrent_sign_ins_with_one_name_give_exactly_one_user() {
+    let dir = TempDir::new().unwrap();
+    let store = Arc::new(open(&dir).await);
+    let mut tasks = Vec::new();
+    for i in 0..12u8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 4 == 0 {
+                store
+                    .create_account(&name("Racer"), "hash", 10)
+                    .await
+                    .map(|a| a.user)
+            } else {
+                store
+                    .create_guest_session(&name("racer"), &[i], "10.0.0.1", 10, 1_000_000)
+                    .await
+                    .map(|(user, _)| user)
+            }
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(StoreError::NameTaken) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+}
+
+#[tokio::test]
+async fn a_banned_guest_keeps_the_name_and_their_address_is_banned_for_a_time() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let (guest, _) = store
+        .create_guest_session(&name("troll"), b"t1", "10.0.0.9", 0, 1_000_000)
+        .await
+        .unwrap();
+    store.ban_user(guest.id, 100, 5_000).await.unwrap();
+    let again = store
+        .create_guest_session(&name("TROLL"), b"t2", "10.0.0.8", 200, 1_000_000)
+        .await;
+    assert!(matches!(again, Err(StoreError::NameTaken)));
+    assert!(store.address_banned("10.0.0.9", 4_999).await.unwrap());
+    assert!(!store.address_banned("10.0.0.9", 5_000).await.unwrap());
+    assert!(!store.address_banned("10.0.0.8", 200).await.unwrap());
+    assert!(store.unban_user(guest.id).await.unwrap());
+    assert!(!store.address_banned("10.0.0.9", 300).await.unwrap());
+    assert!(store.create_guest(&name("troll"), 300).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_muted_guest_keeps_the_name_while_the_mute_lasts() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir).await;
+    let (guest, _) = store
+        .create_guest_session(&name("loud"), b"l1", "10.0.0.1", 0, 1_000_000)
+        .await
+        .unwrap();
+    store
+        .set_mute(&room("general"), guest.id, 5_000)
+        .await
+        .unwrap();
+    store.delete_session(b"l1").await.unwrap();
+    let back = store
+        .create_guest_session(&name("loud"), b"l2", "10.0.0.1", 1_000, 1_000_000)
+        .await;
+    assert!(matches!(back, Err(StoreError::NameTaken)));
+    assert!(store.create_guest(&name("loud"), 5_000).await.is_ok());
+}
+
+#[tokio::test]
+async fn no_account_is_an_admin_until_the_operator_makes_it_one() {
+    let (_dir, store, alice) = with_alice().await;
+    assert!(
+        !store
+            .find_account(&name("alice"))
+            .await
+            .unwrap()
+            .unwrap()
+            .admin
+    );
+    assert!(store.set_admin(alice.id, true).await.unwrap());
+    assert!(
+        store
+            .find_account(&name("alice"))
+            .await
+            .unwrap()
+            .unwrap()
+            .admin
+    );
+}
+
+#[tokio::test]
+async fn ended_sessions_are_recorded_for_the_server_to_disconnect() {
+    let (_dir, store, alice) = with_alice().await;
+    let before = store.last_revocation().await.unwrap();
+    let session = store
+        .create_session(alice.id, b"a1", "10.0.0.1", 0, 1_000_000)
+        .await
+        .unwrap();
+    assert_eq!(store.sessions_of(alice.id).await.unwrap().len(), 1);
+    assert_eq!(store.delete_sessions(alice.id).await.unwrap(), 1);
+    let revoked = store.revocations_after(before).await.unwrap();
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].session, Some(session));
+    store.set_admin(alice.id, true).await.unwrap();
+    store.set_admin(alice.id, false).await.unwrap();
+    let revoked = store.revocations_after(revoked[0].id).await.unwrap();
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].user, Some(alice.id));
 }

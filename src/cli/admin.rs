@@ -12,7 +12,7 @@ use std::io::BufRead;
 use clap::{Args, Subcommand};
 
 use super::Database;
-use crate::auth::hash_password;
+use crate::auth::{address_ban_until, hash_password};
 use crate::clock::now_ms;
 use crate::limits::Limits;
 use crate::store::{SqliteStore, Store, StoreError};
@@ -139,10 +139,8 @@ impl Action {
             } => {
                 let user = user(store, &name).await?;
                 let now = now_ms();
-                let secs = i64::try_from(ban_address_secs).unwrap_or(i64::MAX / 2_000);
-                store
-                    .ban_user(user.id, now, now.saturating_add(secs.saturating_mul(1000)))
-                    .await?;
+                let until = address_ban_until(now, ban_address_secs);
+                store.ban_user(user.id, now, until).await?;
                 Ok(format!("banned {} (id {})", user.name, user.id))
             }
             Action::Unban { name } => {

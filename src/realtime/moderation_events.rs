@@ -126,7 +126,7 @@ pub async fn watch_revocations(io: SocketIo, core: Core) {
     {
         last = disconnect_revoked(&io, &core, last).await;
         polls = polls.wrapping_add(1);
-        if polls % 60 == 0
+        if polls.is_multiple_of(60)
             && let Err(err) = core
                 .store
                 .prune_revocations(now_ms() - REVOCATION_KEEP_MS)

@@ -148,6 +148,8 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> Result<Account, StoreError>;
     /// Creates a guest. `NameTaken` on the same terms as `create_account`.
+    /// With no session yet, the next claim of the name may release it: the
+    /// sign-in path is `create_guest_session`, which does both at once.
     async fn create_guest(&self, name: &Username, now: i64) -> Result<User, StoreError>;
     /// Creates a guest and its session in one transaction (the connect
     /// path: one commit per sign-in, shared with whatever commits beside

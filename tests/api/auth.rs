@@ -274,5 +274,5 @@ async fn the_session_endpoint_answers_200_with_or_without_a_session() {
     let response = app.get_with_token("/api/session", Some(&first.token)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body, json!({ "user": first.user, "admin": true }));
+    assert_eq!(body, json!({ "user": first.user, "admin": false }));
 }

@@ -10,6 +10,7 @@ import { io } from 'socket.io-client';
 import {
   launchBrowser, joinRoom, openPage, registerViaUi, screenshot, startServer, waitConnected,
 } from './helpers.mjs';
+import { adminOk } from '../node/admin-cli.mjs';
 
 const ROOM = 'big';
 const GUESTS = 105; // with the page's user: 106, past one page of 100
@@ -78,7 +79,11 @@ async function expectListed(page, n) {
 test('a room of 106: exact count, a first page of 100, "Show more", presence', async () => {
   const amy = await openPage(browser, server.url);
   const a = amy.page;
-  await registerViaUi(a, 'amy', 'amy-password-1'); // first account: an admin
+  await registerViaUi(a, 'amy', 'amy-password-1');
+  // Admins are made by the operator: grant it, then reload to pick it up.
+  await adminOk(server.dataDir, ['grant-admin', 'amy']);
+  await a.reload();
+  await waitConnected(a);
   await joinRoom(a, ROOM);
 
   // Watched live: `joined` events, then `presence` once the room passes 20.

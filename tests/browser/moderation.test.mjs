@@ -1,11 +1,12 @@
 // An admin and a member: deleting messages, muting, unmuting and banning,
-// each seen from both sides. The first account on a fresh server is an admin.
+// each seen from both sides. The operator makes the admin (`banter admin`).
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  expectMessageOnce, joinRoom, launchBrowser, openPage, openRoom, registerViaUi, screenshot, send, startServer,
+  expectMessageOnce, joinRoom, waitConnected, launchBrowser, openPage, openRoom, registerViaUi, screenshot, send, startServer,
 } from './helpers.mjs';
+import { adminOk } from '../node/admin-cli.mjs';
 
 let server;
 let browser;
@@ -34,7 +35,11 @@ test('admins delete, mute, unmute and ban; members delete only their own', async
   const r = root.page;
   const b = bob.page;
 
-  await registerViaUi(r, 'root', 'root-password-1'); // first account: admin
+  await registerViaUi(r, 'root', 'root-password-1');
+  // Admins are made by the operator: grant it, then reload to pick it up.
+  await adminOk(server.dataDir, ['grant-admin', 'root']);
+  await r.reload();
+  await waitConnected(r);
   await registerViaUi(b, 'bob', 'bob-password-1');
   await joinRoom(r, 'mod');
   await joinRoom(b, 'mod');
