@@ -93,6 +93,8 @@ BANTER_LIMITS=(
   --send-rate 100000000:100000000 --join-rate 100000000:100000000
   --typing-rate 100000000:100000000 --auth-rate 100000000:100000000
   --login-rate 100000000:100000000 --handshake-rate 100000000:100000000
+  --room-create-rate 100000000:100000000 --room-create-ip-rate 100000000:100000000
+  --read-rate 100000000:100000000
   --max-connections-per-ip 1000000 --max-tcp-connections 1000000
   --max-tcp-connections-per-ip 1000000 --shutdown-grace-secs 2
 )

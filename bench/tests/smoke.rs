@@ -23,6 +23,12 @@ const GENEROUS_LIMITS: &[&str] = &[
     "100000000:100000000",
     "--login-rate",
     "100000000:100000000",
+    "--room-create-rate",
+    "100000000:100000000",
+    "--room-create-ip-rate",
+    "100000000:100000000",
+    "--read-rate",
+    "100000000:100000000",
 ];
 
 /// The server, killed when dropped.

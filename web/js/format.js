@@ -17,6 +17,23 @@ export function safeHref(candidate) {
   }
 }
 
+// Bidi controls (embeddings, overrides, isolates, marks) can make a link's
+// text read in another order than it is written: gone from link text.
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+const AUTHORITY = /^https?:\/\/[^/?#]*/i;
+
+/**
+ * The text a link is shown with: its real host as the browser will go to
+ * it (an IDN in punycode, so look-alike letters cannot pass for another
+ * site; any `user@` part dropped, so `https://bank.example@evil.example`
+ * shows as `evil.example`), then the rest as written, bidi controls removed.
+ */
+export function linkText(written, href) {
+  const url = new URL(href);
+  const rest = written.replace(AUTHORITY, '').replace(BIDI_CONTROLS, '');
+  return `${url.protocol}//${url.host}${rest}`;
+}
+
 /** Keeps a closing bracket when the URL itself opened one (wiki links). */
 function trimUrl(raw) {
   let url = raw;
@@ -50,7 +67,16 @@ export function linkify(text) {
     const href = safeHref(url);
     if (!href) continue;
     if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
-    nodes.push(el('a', { href, target: '_blank', rel: 'noopener noreferrer', textContent: url }));
+    nodes.push(el('a', {
+      href,
+      target: '_blank',
+      rel: 'noopener noreferrer',
+      title: href,
+      // Isolated left-to-right: bidi controls in the text around the link
+      // cannot reorder it either.
+      dir: 'ltr',
+      textContent: linkText(url, href),
+    }));
     last = match.index + match[0].length - trailing.length;
   }
   if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));

@@ -1,0 +1,48 @@
+// The data directory and database files are private to the server's user
+// (docs/security.md, "Cross-site requests, rooms and read limits"): they
+// hold password hashes and session token hashes.
+
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { startServer } from './server.mjs';
+
+const mode = (p) => (statSync(p).mode & 0o777).toString(8);
+
+function tempDir(t) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'banter-files-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function assertPrivate(dataDir) {
+  assert.equal(mode(dataDir), '700', 'the data directory');
+  for (const file of ['banter.db', 'banter.db-wal', 'banter.db-shm']) {
+    assert.equal(mode(path.join(dataDir, file)), '600', file);
+  }
+}
+
+test('a new data directory is made 0700 and its database files 0600', async (t) => {
+  const dataDir = path.join(tempDir(t), 'fresh');
+  const server = await startServer({ dataDir });
+  t.after(() => server.dispose());
+  assertPrivate(dataDir);
+});
+
+test('a data directory and database left world-readable are tightened at start', async (t) => {
+  const dataDir = path.join(tempDir(t), 'loose');
+  mkdirSync(dataDir);
+  chmodSync(dataDir, 0o755);
+  // An empty file is a new SQLite database; -wal and -shm as an older
+  // install may have left them.
+  for (const file of ['banter.db', 'banter.db-wal', 'banter.db-shm']) {
+    writeFileSync(path.join(dataDir, file), '');
+    chmodSync(path.join(dataDir, file), 0o644);
+  }
+  const server = await startServer({ dataDir, env: { RUST_LOG: 'warn' } });
+  t.after(() => server.dispose());
+  assertPrivate(dataDir);
+});
