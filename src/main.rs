@@ -34,10 +34,10 @@ async fn main() -> ExitCode {
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(?config, "starting");
     // Before the state is set up: the metric handles register with it.
-    let metrics = config
-        .metrics_bind
-        .map(|bind| Ok::<_, Box<dyn std::error::Error>>((bind, banter::metrics::install()?)))
-        .transpose()?;
+    let metrics = match config.metrics_bind {
+        Some(bind) => Some((bind, banter::metrics::install()?)),
+        None => None,
+    };
     let state = AppState::new(&config).await?;
     if let Some((bind, handle)) = metrics {
         let listener = TcpListener::bind(bind).await?;
