@@ -58,6 +58,14 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let addr = listener.local_addr()?;
     // A plain line on stdout, for people and for scripts that bind port 0.
     println!("Banter listening on http://{addr}");
+    if !addr.ip().is_loopback() && config.public_origin.is_empty() {
+        tracing::warn!(
+            %addr,
+            "listening beyond loopback without --public-origin: pages served under a \
+             host name or address are refused (sockets and sign-in); set --public-origin \
+             to the origin people open, e.g. https://chat.example.com"
+        );
+    }
     run(listener, state, config.shutdown_grace(), shutdown_signal()).await?;
     Ok(())
 }
