@@ -176,7 +176,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     if !in_memory {
         // SQLite made the -wal and -shm files just now (with the mode of
         // the database file, so this only confirms it).
-        private::database_files(&file)?;
+        private::tighten_database_files(&file)?;
     }
     if let Some(retention) = config.retention() {
         store.keep_messages_for(retention);
@@ -210,6 +210,16 @@ mod private {
             .mode(FILE_MODE)
             .open(db)
             .map_err(|source| failed(db, source))?;
+        tighten_database_files(db)
+    }
+
+    /// Tightens the three files where they exist, by path only. Never
+    /// opens them: once SQLite has the database open, closing any other
+    /// descriptor of the file in this process drops every POSIX lock the
+    /// process holds on it, and another process (`banter admin`, `banter
+    /// backup`) would then take itself for the last connection and delete
+    /// the WAL under the server.
+    pub fn tighten_database_files(db: &Path) -> Result<(), StartError> {
         for suffix in ["", "-wal", "-shm"] {
             let mut name = db.as_os_str().to_owned();
             name.push(suffix);
@@ -264,6 +274,10 @@ mod private {
     }
 
     pub fn restrict(_path: &Path, _mode: u32) -> Result<(), StartError> {
+        Ok(())
+    }
+
+    pub fn tighten_database_files(_db: &Path) -> Result<(), StartError> {
         Ok(())
     }
 }
