@@ -436,8 +436,14 @@ impl Store for SqliteStore {
     }
 
     async fn revocations_after(&self, after: i64) -> Result<Vec<Revocation>, StoreError> {
+        // Session ids can be reused (a new sign-in may take the id of the
+        // session just ended), so a session revocation counts only while no
+        // session has that id: otherwise it would disconnect the new one.
         let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT id, session_id, user_id FROM revocations WHERE id > ?1 ORDER BY id",
+            "SELECT r.id, r.session_id, r.user_id FROM revocations r WHERE r.id > ?1 \
+             AND (r.session_id IS NULL OR NOT EXISTS \
+                  (SELECT 1 FROM sessions s WHERE s.id = r.session_id)) \
+             ORDER BY r.id",
         )
         .bind(after)
         .fetch_all(&self.pool)

@@ -216,3 +216,24 @@ test('one user may hold many sockets at once', async (t) => {
   await ok(sockets[0], 'send', { room, text: 'hi all' });
   await got;
 });
+
+test('a new session that takes the id of one just ended is not disconnected with it', async (t) => {
+  // SQLite may give a new session the id of the session just deleted; the
+  // server's revocation watch (which closes the sockets of sessions ended
+  // elsewhere, e.g. by `banter admin`) must not take the new one for the old.
+  for (let round = 0; round < 3; round++) {
+    const old = await guest(url);
+    const res = await logout(url, old.token);
+    assert.equal(res.status, 204);
+    const fresh = await guest(url);
+    const s = await connect(url, fresh.token, {}, t);
+    let dropped = false;
+    s.on('disconnect', () => (dropped = true));
+    // The watch polls every second: give it two polls.
+    await new Promise((r) => setTimeout(r, 2200));
+    assert.equal(dropped, false, `round ${round}: the new session's socket was disconnected`);
+    const ack = await emitAck(s, 'join', { room: 'general' }, 3000);
+    assert.equal(ack.ok, true);
+    s.close();
+  }
+});
