@@ -178,6 +178,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
         // the database file, so this only confirms it).
         private::tighten_database_files(&file)?;
     }
+    store.remove_guests_after(config.guest_grace());
     if let Some(retention) = config.retention() {
         store.keep_messages_for(retention);
     }

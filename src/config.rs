@@ -169,6 +169,13 @@ pub struct Config {
     #[arg(long, env = "BANTER_DRAIN_SECS", default_value_t = 2)]
     pub drain_secs: u64,
 
+    /// Seconds after a guest's last session ends (logout, revocation or
+    /// expiry) before the guest is removed: their name and everything about
+    /// them go, except the name on messages they wrote. Banned, muted and
+    /// admin guests are kept.
+    #[arg(long, env = "BANTER_GUEST_GRACE_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=31_536_000_000))]
+    pub guest_grace_secs: u64,
+
     /// Delete messages older than this many days, in the background; off
     /// unless set. Fractions are accepted (0.5 is twelve hours).
     #[arg(long, env = "BANTER_RETENTION_DAYS", value_parser = parse_days)]
@@ -228,6 +235,11 @@ impl Config {
         Duration::from_secs(self.shutdown_grace_secs)
     }
 
+    /// How long a departed guest is kept.
+    pub fn guest_grace(&self) -> Duration {
+        Duration::from_secs(self.guest_grace_secs)
+    }
+
     /// How long messages are kept, if not for ever.
     pub fn retention(&self) -> Option<Duration> {
         self.retention_days
@@ -281,6 +293,7 @@ impl std::fmt::Debug for Config {
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .field("metrics_bind", &self.metrics_bind)
             .field("drain_secs", &self.drain_secs)
+            .field("guest_grace_secs", &self.guest_grace_secs)
             .field("retention_days", &self.retention_days)
             .finish()
     }

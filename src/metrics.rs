@@ -48,6 +48,7 @@ pub struct Metrics {
     pub messages_stored: Counter,
     pub deliveries: Counter,
     pub slow_receivers_disconnected: Counter,
+    pub guests_removed: Counter,
     pub store_commit_seconds: Histogram,
     pub ack_seconds: Histogram,
     rate_limited: RateLimited,
@@ -86,6 +87,7 @@ impl Metrics {
             slow_receivers_disconnected: metrics::counter!(
                 "banter_slow_receivers_disconnected_total"
             ),
+            guests_removed: metrics::counter!("banter_guests_removed_total"),
             store_commit_seconds: metrics::histogram!("banter_store_commit_seconds"),
             ack_seconds: metrics::histogram!("banter_ack_seconds"),
             rate_limited: RateLimited {
@@ -156,6 +158,10 @@ fn describe() {
     describe_counter!(
         "banter_slow_receivers_disconnected_total",
         "Connections disconnected for falling behind"
+    );
+    describe_counter!(
+        "banter_guests_removed_total",
+        "Departed guests removed after the grace period"
     );
     describe_counter!(
         "banter_rate_limited_total",

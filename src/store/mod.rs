@@ -7,6 +7,7 @@
 //! (one fsync). The realtime sequencer forms the batches.
 
 mod reader;
+pub mod guests;
 pub mod retention;
 mod sqlite;
 mod writer;

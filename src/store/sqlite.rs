@@ -63,11 +63,11 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
             .pragma("wal_autocheckpoint", "0");
+        migrate(&options).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let writer = Arc::new(Writer::open(options.get_filename())?);
         let reader = Arc::new(Reader::open(options.get_filename())?);
         let closing = CancellationToken::new();
@@ -84,12 +84,49 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// Removes departed guests a grace period after their last session
+    /// ended, in the background, until the store closes (see `guests`).
+    pub fn remove_guests_after(&self, grace: Duration) {
+        let run = super::guests::run(self.pool.clone(), grace, self.closing.clone());
+        tokio::spawn(run);
+    }
+
+    /// One sweep of departed guests at `now` (what the background task
+    /// does every so often).
+    pub async fn sweep_guests(
+        &self,
+        now: i64,
+        grace: Duration,
+    ) -> Result<super::guests::Sweep, StoreError> {
+        Ok(super::guests::sweep(&self.pool, now, grace, || async { true }).await?)
+    }
+
     /// Deletes messages older than `retention` in the background, until the
     /// store closes (see `retention`).
     pub fn keep_messages_for(&self, retention: Duration) {
         let run = super::retention::run(self.pool.clone(), retention, self.closing.clone());
         tokio::spawn(run);
     }
+}
+
+/// Applies the migrations on a connection of their own with foreign keys
+/// off, closed before anything else opens the file: a migration that
+/// rebuilds a table must drop the old one without its foreign key actions
+/// (dropping `users` would cascade to `sessions`), and SQLite ignores
+/// `PRAGMA foreign_keys` inside the transaction a migration runs in. The
+/// check after says whether every reference still holds.
+async fn migrate(options: &SqliteConnectOptions) -> Result<(), StoreError> {
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::SqliteConnection::connect_with(&options.clone().foreign_keys(false)).await?;
+    sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
+    let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut conn).await?;
+    for row in &broken {
+        let table: String = row.try_get(0)?;
+        let parent: String = row.try_get(2)?;
+        tracing::error!(table, parent, "a row refers to a row that does not exist");
+    }
+    conn.close().await?;
+    Ok(())
 }
 
 /// Copies the WAL into the database file every second, off the send path.
@@ -302,6 +339,7 @@ impl Store for SqliteStore {
     async fn find_user_by_name(&self, name: &Username) -> Result<Option<User>, StoreError> {
         let row: Option<(i64, String, bool)> = sqlx::query_as(
             "SELECT id, name, password_hash IS NULL FROM users WHERE name_key = ?1 \
+             AND removed_at IS NULL \
              ORDER BY (name_hold IS NOT NULL) DESC, (password_hash IS NOT NULL) DESC, id DESC LIMIT 1",
         )
         .bind(name.key())
@@ -436,14 +474,10 @@ impl Store for SqliteStore {
     }
 
     async fn revocations_after(&self, after: i64) -> Result<Vec<Revocation>, StoreError> {
-        // Session ids can be reused (a new sign-in may take the id of the
-        // session just ended), so a session revocation counts only while no
-        // session has that id: otherwise it would disconnect the new one.
+        // Session ids are never reused (AUTOINCREMENT), so a revocation
+        // can only name the session that ended.
         let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT r.id, r.session_id, r.user_id FROM revocations r WHERE r.id > ?1 \
-             AND (r.session_id IS NULL OR NOT EXISTS \
-                  (SELECT 1 FROM sessions s WHERE s.id = r.session_id)) \
-             ORDER BY r.id",
+            "SELECT id, session_id, user_id FROM revocations WHERE id > ?1 ORDER BY id",
         )
         .bind(after)
         .fetch_all(&self.pool)
