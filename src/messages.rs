@@ -99,8 +99,8 @@ pub enum PageError {
     /// `limit` outside 1..=100.
     #[error("limit must be between 1 and {HISTORY_MAX}")]
     Limit,
-    /// A cursor that is not a positive id, or both cursors at once.
-    #[error("before and after must be positive message ids, and at most one may be given")]
+    /// `before` not a positive id, `after` negative, or both at once.
+    #[error("before must be a positive message id and after a message id or 0, and at most one may be given")]
     Cursor,
 }
 
@@ -111,7 +111,8 @@ pub enum Cursor {
     Latest,
     /// Messages older than this id.
     Before(MessageId),
-    /// Messages newer than this id: how a client catches up.
+    /// Messages newer than this id: how a client catches up. `After(0)` is
+    /// from the beginning (the Socket.IO tutorial's catch-up starts at 0).
     After(MessageId),
 }
 
@@ -139,7 +140,7 @@ impl Page {
         let cursor = match (before, after) {
             (None, None) => Cursor::Latest,
             (Some(b), None) if b > 0 => Cursor::Before(b),
-            (None, Some(a)) if a > 0 => Cursor::After(a),
+            (None, Some(a)) if a >= 0 => Cursor::After(a),
             _ => return Err(PageError::Cursor),
         };
         let limit = limit.unwrap_or(HISTORY_DEFAULT);
@@ -235,6 +236,13 @@ mod tests {
         assert_eq!(Page::parse(Some(1), Some(2), None), Err(PageError::Cursor));
         assert_eq!(Page::parse(Some(0), None, None), Err(PageError::Cursor));
         assert_eq!(Page::parse(None, Some(-3), None), Err(PageError::Cursor));
+        assert_eq!(
+            Page::parse(None, Some(0), None),
+            Ok(Page {
+                cursor: Cursor::After(0),
+                limit: 50
+            })
+        );
         assert_eq!(
             Page::parse(None, Some(7), Some(10)),
             Ok(Page {

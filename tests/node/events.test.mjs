@@ -419,14 +419,25 @@ describe('history', () => {
     await refused(a.socket, 'history', { room: 'general', limit: 2.5 }, 'invalid_limit');
   });
 
-  test('history refuses both before and after, or a cursor that is not positive, with invalid_cursor', async (t) => {
+  test('history refuses both before and after, a before that is not positive or a negative after, with invalid_cursor', async (t) => {
     const a = await guestSocket(url, t);
-    const bad = [{ before: 5, after: 1 }, { before: -1 }, { after: -3 }, { before: 0 }, { after: 0 }];
+    const bad = [{ before: 5, after: 1 }, { before: -1 }, { after: -3 }, { before: 0 }, { before: 0, after: 0 }];
     for (const p of bad) {
       await refused(a.socket, 'history', { room: 'general', ...p }, 'invalid_cursor');
     }
     await ok(a.socket, 'history', { room: 'general', before: 1 });
     await ok(a.socket, 'history', { room: 'general', after: 1 });
+  });
+
+  test('history after: 0 is the room from its beginning, as the Socket.IO tutorial catches up', async (t) => {
+    const room = rname('from0');
+    const a = await guestSocket(url, t);
+    await ok(a.socket, 'join', { room });
+    const sent = await sendAll(a.socket, room, ['one', 'two', 'three', 'four']);
+    const first = (await ok(a.socket, 'history', { room, after: 0, limit: 2 })).messages;
+    assert.deepEqual(ids(first), ids(sent.slice(0, 2)));
+    const rest = (await ok(a.socket, 'history', { room, after: first[1].id })).messages;
+    assert.deepEqual(ids(rest), ids(sent.slice(2)));
   });
 
   test('history refuses a cursor that is not an integer (1.5) with invalid_cursor', async (t) => {
