@@ -186,6 +186,7 @@ impl From<StoreError> for Failure {
             | StoreError::Migrate(_)
             | StoreError::Writer(_)
             | StoreError::WriterGone
+            | StoreError::FileGone
             | StoreError::BatchFailed => Failure::internal(&err),
         }
     }

@@ -6,8 +6,8 @@
 //! one transaction, so the messages that arrive together cost one commit
 //! (one fsync). The realtime sequencer forms the batches.
 
-mod reader;
 pub mod guests;
+mod reader;
 pub mod retention;
 mod sqlite;
 mod writer;
@@ -44,6 +44,10 @@ pub enum StoreError {
     /// The message writer has stopped (the server is closing).
     #[error("the message writer has stopped")]
     WriterGone,
+    /// The database file is no longer where it was opened (removed, or
+    /// another file in its place).
+    #[error("the database file is gone")]
+    FileGone,
     /// The writer's batch failed as a whole; nothing in it was stored (the
     /// cause is in the log).
     #[error("the batch could not be stored")]

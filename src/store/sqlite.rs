@@ -43,12 +43,29 @@ pub struct SqliteStore {
     /// are never deleted nor renamed and their topics never change. (An
     /// API that changes a room must update this too.)
     rooms: Arc<Mutex<HashMap<String, Room>>>,
-    /// The database file, opened afresh by each health check.
+    /// The database file, and which file it was when opened (`None` for
+    /// an in-memory database): each health check looks again.
     path: PathBuf,
+    file: Option<FileId>,
 }
 
-/// How long a health check waits for a lock before it says not ready.
-const HEALTH_CHECK_BUSY: Duration = Duration::from_secs(1);
+/// A file's identity (device and inode), to tell it from one put in its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId(u64, u64);
+
+impl FileId {
+    #[cfg(unix)]
+    fn of(path: &std::path::Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        Ok(Self(meta.dev(), meta.ino()))
+    }
+
+    #[cfg(not(unix))]
+    fn of(path: &std::path::Path) -> std::io::Result<Self> {
+        std::fs::metadata(path).map(|_| Self(0, 0))
+    }
+}
 
 /// How often the WAL is checkpointed into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -79,6 +96,7 @@ impl SqliteStore {
             closing,
             rooms: Arc::default(),
             path: options.get_filename().to_path_buf(),
+            file: FileId::of(options.get_filename()).ok(),
         })
     }
 }
@@ -117,9 +135,12 @@ impl SqliteStore {
 /// check after says whether every reference still holds.
 async fn migrate(options: &SqliteConnectOptions) -> Result<(), StoreError> {
     use sqlx::{Connection, Row};
-    let mut conn = sqlx::SqliteConnection::connect_with(&options.clone().foreign_keys(false)).await?;
+    let mut conn =
+        sqlx::SqliteConnection::connect_with(&options.clone().foreign_keys(false)).await?;
     sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
-    let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut conn).await?;
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut conn)
+        .await?;
     for row in &broken {
         let table: String = row.try_get(0)?;
         let parent: String = row.try_get(2)?;
@@ -681,19 +702,19 @@ impl Store for SqliteStore {
     /// away, so only a new one notices. Neither creates anything.
     async fn check(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
-        let path = self.path.clone();
-        let opened = tokio::task::spawn_blocking(move || {
-            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
-                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            let conn = rusqlite::Connection::open_with_flags(path, flags)?;
-            conn.busy_timeout(HEALTH_CHECK_BUSY)?;
-            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
-        })
-        .await;
-        match opened {
-            Ok(checked) => Ok(checked?),
-            Err(_) => Err(StoreError::WriterGone),
+        // The pool's connections keep reading a file that was removed or
+        // replaced under them: ready only while the path still names the
+        // file they opened.
+        if let Some(opened) = self.file {
+            let path = self.path.clone();
+            let now = tokio::task::spawn_blocking(move || FileId::of(&path))
+                .await
+                .map_err(|_| StoreError::WriterGone)?;
+            if now.ok() != Some(opened) {
+                return Err(StoreError::FileGone);
+            }
         }
+        Ok(())
     }
 
     async fn close(&self) {

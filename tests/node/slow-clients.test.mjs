@@ -23,10 +23,13 @@ async function serverFor(t, args = []) {
   return server;
 }
 
-/** A raw TCP connection to the server; `received` collects what it reads. */
-function rawSocket(url, t) {
+/**
+ * A raw TCP connection to the server, from `localAddress` (another loopback
+ * address is another peer); `received` collects what it reads.
+ */
+function rawSocket(url, t, localAddress = undefined) {
   const { hostname, port } = new URL(url);
-  const socket = net.connect({ host: hostname, port: Number(port) });
+  const socket = net.connect({ host: hostname, port: Number(port), localAddress });
   const conn = { socket, received: '', closed: false };
   socket.setEncoding('utf8');
   socket.on('data', (d) => {
@@ -153,6 +156,23 @@ test('a Socket.IO client over WebSocket stays connected past every timeout', asy
   await ok(socket, 'join', { room: 'general' });
 });
 
+/** A connection past a cap: answered 503 too_many_connections and closed. */
+async function assertRefused(conn) {
+  await conn.ready;
+  conn.socket.write('GET /healthz HTTP/1.1\r\nHost: banter\r\n\r\n');
+  await closedWithin(conn, 3000, 'the refused connection');
+  assert.match(conn.received, /^HTTP\/1\.1 503/, `answer: ${conn.received.slice(0, 200)}`);
+  const json = JSON.parse(conn.received.slice(conn.received.indexOf('\r\n\r\n') + 4));
+  assert.equal(json.error.code, 'too_many_connections');
+}
+
+/** Admitted: a request on it is answered 200. */
+async function assertAdmitted(conn) {
+  await conn.ready;
+  conn.socket.write('GET /healthz HTTP/1.1\r\nHost: banter\r\n\r\n');
+  assert.match(await responseHead(conn), /^HTTP\/1\.1 200/);
+}
+
 test('past the per-address TCP cap a connection gets 503 too_many_connections, and one is admitted once another closes', async (t) => {
   const { url } = await serverFor(t, ['--max-tcp-connections-per-ip', '3', '--header-timeout-secs', '30']);
   // Wait out any connection the harness left open (none is expected).
@@ -166,21 +186,37 @@ test('past the per-address TCP cap a connection gets 503 too_many_connections, a
   await sleep(200);
   for (const conn of held) assert.equal(conn.closed, false, 'an admitted connection is kept');
 
-  const refused = rawSocket(url, t);
-  await refused.ready;
-  refused.socket.write('GET /healthz HTTP/1.1\r\nHost: banter\r\n\r\n');
-  await closedWithin(refused, 3000, 'the refused connection');
-  assert.match(refused.received, /^HTTP\/1\.1 503/, `answer: ${refused.received.slice(0, 200)}`);
-  const json = JSON.parse(refused.received.slice(refused.received.indexOf('\r\n\r\n') + 4));
-  assert.equal(json.error.code, 'too_many_connections');
+  await assertRefused(rawSocket(url, t));
 
   held[0].socket.destroy();
   await held[0].closedAt;
   await sleep(200);
-  const admitted = rawSocket(url, t);
-  await admitted.ready;
-  admitted.socket.write('GET /healthz HTTP/1.1\r\nHost: banter\r\n\r\n');
-  assert.match(await responseHead(admitted), /^HTTP\/1\.1 200/);
+  await assertAdmitted(rawSocket(url, t));
+});
+
+test('past the total TCP cap a connection from a new address gets 503 too_many_connections', async (t) => {
+  const { url } = await serverFor(t, [
+    '--max-tcp-connections', '4',
+    '--max-tcp-connections-per-ip', '3',
+    '--header-timeout-secs', '30',
+  ]);
+  await sleep(200);
+  // Two peers, two connections each: under the per-address cap, at the total.
+  const held = [];
+  for (const from of ['127.0.0.1', '127.0.0.1', '127.0.0.2', '127.0.0.2']) {
+    const conn = rawSocket(url, t, from);
+    await conn.ready;
+    held.push(conn);
+  }
+  await sleep(200);
+  for (const conn of held) assert.equal(conn.closed, false, 'an admitted connection is kept');
+
+  await assertRefused(rawSocket(url, t, '127.0.0.3'));
+
+  held[2].socket.destroy();
+  await held[2].closedAt;
+  await sleep(200);
+  await assertAdmitted(rawSocket(url, t, '127.0.0.3'));
 });
 
 test('an Engine.IO session that never joins the namespace is closed within the connect timeout', async (t) => {
