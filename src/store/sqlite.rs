@@ -5,9 +5,10 @@
 //! Messages and guest sign-ins go through the writer (`writer.rs`, group
 //! commit on a thread of its own), session lookups through the reader
 //! (`reader.rs`, a thread of its own too); the rest through a small sqlx
-//! pool. No
-//! connection checkpoints the WAL as a side effect of a commit: a task does
-//! it every second, so no send waits for one.
+//! pool. No connection checkpoints the WAL as a side effect of a commit: a
+//! task copies it into the database file every second, and the writer
+//! finishes that between two batches so the WAL can start over
+//! (`writer.rs`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;

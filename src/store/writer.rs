@@ -16,10 +16,19 @@
 //! any statement fails, the whole transaction is rolled back and every
 //! request in it is told so: nothing half-stored.
 //!
-//! The writer never checkpoints the WAL itself (`wal_autocheckpoint = 0`):
-//! a checkpoint copies pages and fsyncs the database file, a stall of
-//! milliseconds that would land on whichever send happened to commit. The
-//! store checkpoints from another connection instead.
+//! Checkpoints: SQLite's automatic one is off (`wal_autocheckpoint = 0`):
+//! it would copy a thousand pages and fsync the database file inside
+//! whichever send's commit crossed the threshold. The store copies the WAL
+//! into the database file from another connection every second instead
+//! (`sqlite.rs`), off the send path. But that alone never lets the WAL start
+//! over: SQLite restarts it only when a write transaction begins with every
+//! frame already copied, and while sends keep coming the writer has always
+//! appended more by the time another connection's checkpoint is done, so
+//! the WAL grew without end (about 200 MB a minute at 500 messages a
+//! second). So once a second, between two batches and after the replies
+//! are sent, the writer copies what is left itself (the frames since that
+//! checkpoint: a few pages and one fsync), and its next transaction starts
+//! the WAL over, cut back to `WAL_SIZE_LIMIT` if it had grown past it.
 
 use std::future::Future;
 use std::path::Path;
@@ -80,6 +89,7 @@ impl Writer {
         conn.execute_batch(
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
         )?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         let (tx, rx) = mpsc::channel::<Request>();
         let thread = std::thread::Builder::new()
             .name("banter-writer".into())
@@ -122,7 +132,13 @@ impl Writer {
     }
 }
 
+/// How often the writer finishes the checkpoint itself (see the top).
+const FINISH_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// The size (bytes) the WAL file is cut back to when it starts over.
+const WAL_SIZE_LIMIT: i64 = 16 << 20;
+
 fn serve(mut conn: Connection, rx: &mpsc::Receiver<Request>) {
+    let mut checkpointed = Instant::now();
     while let Ok(first) = rx.recv() {
         let mut requests = vec![first];
         requests.extend(rx.try_iter().take(MAX_REQUESTS - 1));
@@ -138,6 +154,38 @@ fn serve(mut conn: Connection, rx: &mpsc::Receiver<Request>) {
                     request.fail();
                 }
             }
+        }
+        if checkpointed.elapsed() >= FINISH_CHECKPOINT_EVERY && finish_checkpoint(&conn) {
+            checkpointed = Instant::now();
+        }
+    }
+}
+
+/// Copies into the database file every frame the store's checkpoints have
+/// not, so the next transaction starts the WAL over. `false` if it could
+/// not copy them all now (another checkpoint running, or a reader on an
+/// older snapshot): the writer tries again after its next batch.
+fn finish_checkpoint(conn: &Connection) -> bool {
+    let started = Instant::now();
+    let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, i64>(2)?,
+        ))
+    });
+    let took = started.elapsed();
+    if took >= SLOW_COMMIT {
+        tracing::warn!(
+            ms = took.as_millis(),
+            "slow checkpoint in the writer (disk)"
+        );
+    }
+    match result {
+        Ok((busy, frames, copied)) => busy == 0 && frames == copied,
+        Err(err) => {
+            tracing::warn!(%err, "the writer cannot checkpoint");
+            false
         }
     }
 }
