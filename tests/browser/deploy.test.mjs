@@ -6,10 +6,11 @@
 // Banter sees each client's own address, from the proxy only.
 //
 // Chromium accepts the test certificate through
-// --ignore-certificate-errors-spki-list, naming that one key: every other
-// certificate error still fails the page. (Trusting the test CA would mean
-// writing it into the NSS database in the user's home, which outlives the
-// test.) The Node clients trust the test CA itself, with full verification.
+// --ignore-certificate-errors-spki-list, naming its one key: a certificate
+// with any other key is refused as usual. (Trusting the test CA would mean
+// writing it into an NSS database in the browser's home directory with
+// certutil, another package.) The Node clients trust the test CA itself,
+// with full verification.
 
 import assert from 'node:assert/strict';
 import https from 'node:https';
