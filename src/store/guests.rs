@@ -197,7 +197,13 @@ mod tests {
     #[test]
     fn sweeps_come_at_a_quarter_of_the_grace_within_a_second_and_a_minute() {
         assert_eq!(sweep_every(Duration::from_secs(1)), Duration::from_secs(1));
-        assert_eq!(sweep_every(Duration::from_secs(100)), Duration::from_secs(25));
-        assert_eq!(sweep_every(Duration::from_secs(86_400)), Duration::from_secs(60));
+        assert_eq!(
+            sweep_every(Duration::from_secs(100)),
+            Duration::from_secs(25)
+        );
+        assert_eq!(
+            sweep_every(Duration::from_secs(86_400)),
+            Duration::from_secs(60)
+        );
     }
 }

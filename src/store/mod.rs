@@ -6,8 +6,8 @@
 //! one transaction, so the messages that arrive together cost one commit
 //! (one fsync). The realtime sequencer forms the batches.
 
-mod reader;
 pub mod guests;
+mod reader;
 pub mod retention;
 mod sqlite;
 mod writer;
