@@ -109,16 +109,17 @@ where
     P: std::future::Future<Output = bool>,
 {
     let cutoff = now.saturating_sub(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
-    let mut done = Sweep::default();
-
-    done.sessions_ended = delete_in_batches(
-        pool,
-        "DELETE FROM sessions WHERE id IN \
-         (SELECT id FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
-        now,
-        &pause,
-    )
-    .await?;
+    let mut done = Sweep {
+        sessions_ended: delete_in_batches(
+            pool,
+            "DELETE FROM sessions WHERE id IN \
+             (SELECT id FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
+            now,
+            &pause,
+        )
+        .await?,
+        ..Sweep::default()
+    };
 
     loop {
         let mut tx = pool.begin().await?;
