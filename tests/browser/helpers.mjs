@@ -19,10 +19,11 @@ const LAUNCH_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
-export function launchBrowser() {
+/** The system's Chromium, headless; `args` are added to the usual switches. */
+export function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: LAUNCH_ARGS,
+    args: [...LAUNCH_ARGS, ...args],
   });
 }
 
@@ -55,11 +56,13 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
     problems.push({ kind: 'dialog', text: dialog.message(), url: '', at: Date.now() });
     dialog.dismiss().catch(() => {});
   });
-  await page.goto(url);
+  const response = await page.goto(url);
 
   return {
     context,
     page,
+    /** The answer the page was loaded with. */
+    response,
     problems,
     /** Allows a console error (an HTTP error status the test provokes on purpose). */
     expectConsoleError(urlPattern, textPattern) {

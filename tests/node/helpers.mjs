@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import { io } from 'socket.io-client';
 
 export const PASSWORD = 'correct-horse-battery';
@@ -35,7 +36,9 @@ export function rname(prefix = 'room') {
  * JSON (or undefined when the response is not JSON).
  *
  * opts: {method, json (object to send as JSON), body (raw string/Buffer),
- *        contentType, token (bearer), cookie (raw Cookie header), headers}
+ *        contentType, token (bearer), cookie (raw Cookie header), headers,
+ *        request (node:http or node:https request options, e.g. {ca,
+ *        localAddress}: the call then goes over a connection of its own)}
  */
 export async function api(baseUrl, path, opts = {}) {
   const headers = { ...(opts.headers ?? {}) };
@@ -50,7 +53,9 @@ export async function api(baseUrl, path, opts = {}) {
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.cookie) headers.cookie = opts.cookie;
   const method = opts.method ?? (body === undefined ? 'GET' : 'POST');
-  if (opts.freshConnection) return apiOnFreshConnection(baseUrl + path, method, headers, body);
+  if (opts.freshConnection || opts.request) {
+    return apiOnFreshConnection(baseUrl + path, method, headers, body, opts.request);
+  }
   let res;
   try {
     res = await fetch(baseUrl + path, { method, headers, body, redirect: 'manual' });
@@ -70,13 +75,17 @@ export async function api(baseUrl, path, opts = {}) {
 }
 
 /**
- * The same call over its own connection (node:http, no keep-alive pool), for
- * requests the server may answer before reading the whole body: a server that
- * then closes the connection must not break the next test's pooled requests.
+ * The same call over its own connection (node:http or node:https, no
+ * keep-alive pool), for requests the server may answer before reading the
+ * whole body (a server that then closes the connection must not break the
+ * next test's pooled requests), and for calls that need request options
+ * fetch has not (a CA to trust, a local address to connect from).
  */
-function apiOnFreshConnection(url, method, headers, body) {
+function apiOnFreshConnection(url, method, headers, body, extra = {}) {
+  const client = url.startsWith('https:') ? https : http;
+  const options = { method, headers: { ...headers, connection: 'close' }, agent: false, ...extra };
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: { ...headers, connection: 'close' }, agent: false }, (res) => {
+    const req = client.request(url, options, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {

@@ -32,6 +32,19 @@ const TAIL_CHARS = 4_000;
 // Temp dirs still owned at exit are removed too.
 const live = new Set();
 const ownedDirs = new Set();
+
+/** Kills `child` (SIGKILL) if it is still running when the test process exits. */
+export function killAtExit(child) {
+  live.add(child);
+  child.once('close', () => live.delete(child));
+}
+
+/** Removes `dir` when the test process exits; the returned function cancels that. */
+export function removeAtExit(dir) {
+  ownedDirs.add(dir);
+  return () => ownedDirs.delete(dir);
+}
+
 process.on('exit', () => {
   for (const child of live) {
     try {
@@ -109,16 +122,13 @@ export async function startServer(opts = {}) {
     env: { ...process.env, RUST_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  live.add(child);
+  killAtExit(child);
 
   let stdoutTail = '';
   let stderrTail = '';
   // 'close' (not 'exit'): the process has ended and its output is fully read
   const exited = new Promise((resolve) => {
-    child.once('close', (code, signal) => {
-      live.delete(child);
-      resolve({ code, signal });
-    });
+    child.once('close', (code, signal) => resolve({ code, signal }));
   });
   let exitInfo = null;
   exited.then((info) => {
