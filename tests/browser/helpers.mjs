@@ -42,8 +42,10 @@ const OUTAGE_SLACK_MS = 3_000;
  * dialog is recorded; `assertClean()` fails the test if any was not
  * expected.
  */
-export async function openPage(browser, url, { viewport = { width: 1280, height: 800 }, colorScheme = 'light' } = {}) {
+/** `initScript` runs in the page before its own scripts (e.g. to break WebSocket). */
+export async function openPage(browser, url, { viewport = { width: 1280, height: 800 }, colorScheme = 'light', initScript } = {}) {
   const context = await browser.newContext({ viewport, colorScheme });
+  if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   const problems = [];
   const expected = [...ALWAYS_EXPECTED];

@@ -29,7 +29,9 @@ export class SocketError extends Error {
  * @param {Record<string, Function>} handlers.events server → client events
  */
 export function createConnection({ onStatus, onConnect, onUnauthorized, events }) {
-  const socket = io({ transports: ['websocket', 'polling'], reconnectionDelayMax: RETRY_MAX_MS });
+  // WebSocket first; where a proxy or network blocks it, long-polling
+  // (socket.io-client tries the next transport only when told to).
+  const socket = io({ transports: ['websocket', 'polling'], tryAllTransports: true, reconnectionDelayMax: RETRY_MAX_MS });
   let retryTimer = null;
   let retryDelay = RETRY_MIN_MS;
   let closed = false;
