@@ -70,7 +70,7 @@ async fn say(store: &SqliteStore, author: &User, text: &str) -> i64 {
         ts: now(),
     };
     match store.insert_message(new).await.unwrap() {
-        Inserted::New(m) => m.id,
+        Inserted::New { message, .. } => message.id,
         other => panic!("not stored: {other:?}"),
     }
 }

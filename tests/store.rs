@@ -55,7 +55,7 @@ async fn say(
 
 fn id(inserted: &Inserted) -> i64 {
     match inserted {
-        Inserted::New(m) | Inserted::Duplicate(m) => m.id,
+        Inserted::New { message: m, .. } | Inserted::Duplicate(m) => m.id,
         Inserted::Muted { .. } => panic!("nobody is muted here"),
     }
 }
@@ -72,12 +72,40 @@ async fn ids_increase_in_storage_order_across_rooms() {
 }
 
 #[tokio::test]
+async fn each_new_message_names_the_rooms_message_before_it() {
+    let (_dir, store, alice) = with_alice().await;
+    let (general, other) = (room("general"), room("other"));
+    store.ensure_room(&other, 0).await.unwrap();
+    let prev = |inserted: &Inserted| match inserted {
+        Inserted::New { prev, .. } => *prev,
+        other => panic!("not new: {other:?}"),
+    };
+    let a = say(&store, &alice, &general, "one", Some("c-1")).await;
+    let b = say(&store, &alice, &other, "two", None).await;
+    assert_eq!((prev(&a), prev(&b)), (0, 0), "the first of each room");
+    // A resend stores nothing, so the chain goes on from the first.
+    let again = say(&store, &alice, &general, "one", Some("c-1")).await;
+    assert!(matches!(again, Inserted::Duplicate(_)));
+    let c = say(&store, &alice, &general, "three", None).await;
+    assert_eq!(prev(&c), id(&a));
+    // A deleted message was delivered when it was sent: it stays a link.
+    assert!(store.delete_message(id(&c), 2).await.unwrap());
+    let d = say(&store, &alice, &general, "four", None).await;
+    assert_eq!(prev(&d), id(&c));
+    let e = say(&store, &alice, &other, "five", None).await;
+    assert_eq!(prev(&e), id(&b));
+}
+
+#[tokio::test]
 async fn a_resent_client_id_returns_the_stored_message() {
     let (_dir, store, alice) = with_alice().await;
     let general = room("general");
     let first = say(&store, &alice, &general, "hello", Some("c-1")).await;
     let again = say(&store, &alice, &general, "hello again", Some("c-1")).await;
-    let Inserted::New(stored) = first else {
+    let Inserted::New {
+        message: stored, ..
+    } = first
+    else {
         panic!("first send must be new")
     };
     assert_eq!(again, Inserted::Duplicate(stored.clone()));
@@ -92,11 +120,11 @@ async fn the_same_client_id_from_two_authors_is_two_messages() {
     let general = room("general");
     assert!(matches!(
         say(&store, &alice, &general, "hi", Some("x")).await,
-        Inserted::New(_)
+        Inserted::New { .. }
     ));
     assert!(matches!(
         say(&store, &bob, &general, "hi", Some("x")).await,
-        Inserted::New(_)
+        Inserted::New { .. }
     ));
 }
 
@@ -156,7 +184,10 @@ async fn messages_and_rooms_survive_reopening_the_database() {
         .messages(&room("lounge"), Page::latest(10))
         .await
         .unwrap();
-    assert_eq!(Inserted::New(history[0].clone()), stored);
+    let Inserted::New { message, prev: 0 } = stored else {
+        panic!("the room's first message: {stored:?}")
+    };
+    assert_eq!(history, [message]);
 }
 
 #[tokio::test]

@@ -261,6 +261,12 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages (room_id, author_id, text, cl
 const MUTED_UNTIL: &str = "SELECT m.until FROM mutes m JOIN rooms r ON r.id = m.room_id \
      WHERE r.name = ?1 AND m.user_id = ?2 AND m.until > ?3";
 
+/// The id of the room's latest message, 0 if none (no row if no room): the
+/// `prev` of the next one, read in the transaction that inserts it, which
+/// holds SQLite's one write lock (`messages_room` answers it).
+const LATEST_ID: &str = "SELECT coalesce((SELECT max(m.id) FROM messages m WHERE m.room_id = r.id), 0) \
+     FROM rooms r WHERE r.name = ?1";
+
 /// Stores one message; a database error aborts the whole batch.
 fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outcome, StoreError>> {
     let muted: Option<i64> = tx
@@ -273,6 +279,11 @@ fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outco
         return Ok(Ok(Outcome::Sent(Inserted::Muted { until })));
     }
     let client_id = new.client_id.as_ref().map(|c| c.as_str());
+    let prev: i64 = tx
+        .prepare_cached(LATEST_ID)?
+        .query_row(params![new.room.as_str()], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
     let id: Option<i64> = tx
         .prepare_cached(INSERT_MESSAGE)?
         .query_row(
@@ -287,7 +298,8 @@ fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outco
         )
         .optional()?;
     if let Some(id) = id {
-        return Ok(Ok(Outcome::Sent(Inserted::New(stored(new, id)))));
+        let message = stored(new, id);
+        return Ok(Ok(Outcome::Sent(Inserted::New { message, prev })));
     }
     // Nothing inserted: an earlier message with this client id, or no room.
     let Some(client_id) = client_id else {
