@@ -186,7 +186,8 @@ impl From<StoreError> for Failure {
             | StoreError::Migrate(_)
             | StoreError::Writer(_)
             | StoreError::WriterGone
-            | StoreError::BatchFailed => Failure::internal(&err),
+            | StoreError::BatchFailed
+            | StoreError::UnsupportedUrl(_) => Failure::internal(&err),
         }
     }
 }

@@ -100,7 +100,9 @@ pub enum PageError {
     #[error("limit must be between 1 and {HISTORY_MAX}")]
     Limit,
     /// `before` not a positive id, `after` negative, or both at once.
-    #[error("before must be a positive message id and after a message id or 0, and at most one may be given")]
+    #[error(
+        "before must be a positive message id and after a message id or 0, and at most one may be given"
+    )]
     Cursor,
 }
 

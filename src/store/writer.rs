@@ -23,21 +23,23 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::{Mutex, mpsc};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
-use super::sqlite::{CREATE_GUEST, CREATE_SESSION, Guest, MESSAGE_COLUMNS, RELEASE_NAME};
+use super::shared::{Guest, MESSAGE_COLUMNS, stored};
+use super::sqlite::{CREATE_GUEST, CREATE_SESSION, RELEASE_NAME};
 use super::{Applied, Inserted, NewMessage, Outcome, Step, StoreError};
 use crate::messages::Message;
 use crate::rooms::RoomName;
 use crate::users::User;
 
-/// Work on its way to the writer thread, and where its result goes.
-enum Request {
+/// Work on its way to a writer (this one, or PostgreSQL's in
+/// `pg_writer.rs`), and where its result goes.
+pub(super) enum Request {
     Steps {
         steps: Vec<Step>,
         reply: oneshot::Sender<Applied>,
@@ -49,46 +51,28 @@ enum Request {
 }
 
 /// A request's result before its reply is sent, once the commit is known.
-enum Done {
+pub(super) enum Done {
     Steps(Vec<Result<Outcome, StoreError>>),
     Guest(Result<(User, i64), StoreError>),
 }
 
 /// Most requests in one transaction.
-const MAX_REQUESTS: usize = 1024;
+pub(super) const MAX_REQUESTS: usize = 1024;
 
-/// The handle on the writer thread.
-pub struct Writer {
-    /// `None` once closed; the thread ends when the sender is dropped.
-    tx: Mutex<Option<mpsc::Sender<Request>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+/// The way into a writer: requests queue here in order, and the writer
+/// takes whatever has queued (up to `MAX_REQUESTS`) as one transaction.
+pub(super) struct Queue {
+    /// `None` once closed; the writer ends when the sender is dropped.
+    tx: Mutex<Option<mpsc::UnboundedSender<Request>>>,
 }
 
-impl std::fmt::Debug for Writer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Writer")
-    }
-}
-
-impl Writer {
-    /// Opens the writer's own connection to the (already migrated) database
-    /// file and starts its thread.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        // WAL is a property of the file (the pool set it); these are per connection.
-        conn.execute_batch(
-            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
-        )?;
-        let (tx, rx) = mpsc::channel::<Request>();
-        let thread = std::thread::Builder::new()
-            .name("banter-writer".into())
-            .spawn(move || serve(conn, &rx))
-            .map_err(|_| StoreError::WriterGone)?;
-        Ok(Self {
+impl Queue {
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<Request>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queue = Self {
             tx: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(thread)),
-        })
+        };
+        (queue, rx)
     }
 
     /// Queues a batch of steps now; the future resolves once it is committed.
@@ -114,36 +98,101 @@ impl Writer {
         tx.send(request).map_err(|_| StoreError::WriterGone)
     }
 
-    /// Stops taking batches; the thread finishes the one it has and ends.
-    /// Returns the thread to join.
-    pub fn close(&self) -> Option<JoinHandle<()>> {
+    /// Stops taking requests: the writer finishes what is queued and ends.
+    pub fn close(&self) {
         self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
-        self.thread.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 
-fn serve(mut conn: Connection, rx: &mpsc::Receiver<Request>) {
-    while let Ok(first) = rx.recv() {
-        let mut requests = vec![first];
-        requests.extend(rx.try_iter().take(MAX_REQUESTS - 1));
-        match apply_all(&mut conn, &requests) {
-            Ok(done) => {
-                for (request, done) in requests.into_iter().zip(done) {
-                    request.reply(done);
-                }
+/// The first request and whatever queued behind it, up to `MAX_REQUESTS`.
+pub(super) fn batch(first: Request, rx: &mut mpsc::UnboundedReceiver<Request>) -> Vec<Request> {
+    let mut requests = vec![first];
+    while requests.len() < MAX_REQUESTS {
+        match rx.try_recv() {
+            Ok(request) => requests.push(request),
+            Err(_) => break,
+        }
+    }
+    requests
+}
+
+/// Sends each request its result once the batch is committed, or tells
+/// every one that the batch failed (nothing in it was stored).
+pub(super) fn reply_all<E: std::fmt::Display>(
+    requests: Vec<Request>,
+    result: Result<Vec<Done>, E>,
+) {
+    match result {
+        Ok(done) => {
+            for (request, done) in requests.into_iter().zip(done) {
+                request.reply(done);
             }
-            Err(err) => {
-                tracing::error!(%err, requests = requests.len(), "a batch could not be stored");
-                for request in requests {
-                    request.fail();
-                }
+        }
+        Err(err) => {
+            tracing::error!(%err, requests = requests.len(), "a batch could not be stored");
+            for request in requests {
+                request.fail();
             }
         }
     }
 }
 
+/// The handle on the writer thread.
+pub struct Writer {
+    queue: Queue,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+impl Writer {
+    /// Opens the writer's own connection to the (already migrated) database
+    /// file and starts its thread.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // WAL is a property of the file (the pool set it); these are per connection.
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        let (queue, rx) = Queue::new();
+        let thread = std::thread::Builder::new()
+            .name("banter-writer".into())
+            .spawn(move || serve(conn, rx))
+            .map_err(|_| StoreError::WriterGone)?;
+        Ok(Self {
+            queue,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Where requests queue for the thread.
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// Stops taking batches; the thread finishes the one it has and ends.
+    /// Returns the thread to join.
+    pub fn close(&self) -> Option<JoinHandle<()>> {
+        self.queue.close();
+        self.thread.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+fn serve(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Request>) {
+    while let Some(first) = rx.blocking_recv() {
+        let requests = batch(first, &mut rx);
+        let result = apply_all(&mut conn, &requests);
+        reply_all(requests, result);
+    }
+}
+
 impl Request {
-    fn writes(&self) -> bool {
+    pub(super) fn writes(&self) -> bool {
         match self {
             Request::Steps { steps, .. } => steps.iter().any(|s| matches!(s, Step::Send(_))),
             Request::Guest { .. } => true,
@@ -191,20 +240,20 @@ fn apply_all(conn: &mut Connection, requests: &[Request]) -> rusqlite::Result<Ve
     }
     let started = Instant::now();
     tx.commit()?;
-    let took = started.elapsed();
-    crate::metrics::get().store_commit_seconds.record(took);
-    if took >= SLOW_COMMIT {
-        tracing::warn!(
-            ms = took.as_millis(),
-            requests = requests.len(),
-            "slow commit (disk)"
-        );
-    }
+    committed(started.elapsed(), requests.len());
     Ok(done)
 }
 
 /// A commit slower than this is logged: every send in it waited that long.
 const SLOW_COMMIT: Duration = Duration::from_millis(50);
+
+/// Counts a commit that took `took`, and logs it if slow.
+pub(super) fn committed(took: Duration, requests: usize) {
+    crate::metrics::get().store_commit_seconds.record(took);
+    if took >= SLOW_COMMIT {
+        tracing::warn!(ms = took.as_millis(), requests, "slow commit (disk)");
+    }
+}
 
 fn apply_steps(
     tx: &Transaction<'_>,
@@ -331,18 +380,6 @@ fn latest(
         .collect::<rusqlite::Result<Vec<Message>>>()?;
     messages.reverse();
     Ok(Ok(Outcome::Joined { messages }))
-}
-
-/// The message as stored, without reading it back.
-fn stored(new: &NewMessage, id: i64) -> Message {
-    Message {
-        id,
-        room: new.room.as_str().to_owned(),
-        author: new.author.clone(),
-        text: new.text.as_str().to_owned(),
-        ts: new.ts,
-        client_id: new.client_id.as_ref().map(|c| c.as_str().to_owned()),
-    }
 }
 
 fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
