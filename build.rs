@@ -32,6 +32,8 @@ const VENDOR: &str = "node_modules/socket.io-client/dist/socket.io.esm.min.js";
 fn main() {
     let web = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("web");
     println!("cargo:rerun-if-changed=web");
+    // `sqlx::migrate!` embeds the migrations: a new file must rebuild.
+    println!("cargo:rerun-if-changed=migrations");
     install_npm_packages(&web);
 
     let mut files = BTreeMap::new();

@@ -25,7 +25,7 @@ use crate::ratelimit::{Limiter, LocalLimiter};
 use crate::realtime::{
     self, Adapter, ConnectionCounts, Laggards, PresenceEvents, Sequencer, SocketIo,
 };
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{Backend, PgStore, SqliteStore, Store, StoreError};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -44,10 +44,8 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
-    /// Only SQLite is built in so far.
-    #[error("unsupported database URL (only sqlite:// is supported): {0}")]
-    UnsupportedDatabase(String),
-    /// The database could not be opened or migrated.
+    /// The database could not be opened or migrated, or its URL names no
+    /// backend Banter has.
     #[error("cannot open the database")]
     Store(#[from] StoreError),
 }
@@ -152,11 +150,23 @@ fn local_limiter(config: &Config) -> Arc<dyn Limiter> {
     limiter
 }
 
+/// Opens the store the database URL names, with its background sweeps
+/// (departed guests, retention) started, whichever the backend.
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     let url = config.database_url();
-    if !url.starts_with("sqlite:") {
-        return Err(StartError::UnsupportedDatabase(url));
+    let store: Arc<dyn Store> = match Backend::of(&url)? {
+        Backend::Sqlite => Arc::new(open_sqlite(config, &url).await?),
+        Backend::Postgres => Arc::new(PgStore::connect(&url).await?),
+    };
+    store.remove_guests_after(config.guest_grace());
+    if let Some(retention) = config.retention() {
+        store.keep_messages_for(retention);
     }
+    Ok(store)
+}
+
+/// The SQLite file, in a private data directory, with private files.
+async fn open_sqlite(config: &Config, url: &str) -> Result<SqliteStore, StartError> {
     if config.database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.display().to_string(),
@@ -164,7 +174,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
         })?;
         private::restrict(&config.data_dir, private::DIR_MODE)?;
     }
-    let file = SqliteConnectOptions::from_str(&url)
+    let file = SqliteConnectOptions::from_str(url)
         .map_err(StoreError::from)?
         .get_filename()
         .to_path_buf();
@@ -172,17 +182,13 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     if !in_memory {
         private::database_files(&file)?;
     }
-    let store = SqliteStore::connect(&url).await?;
+    let store = SqliteStore::connect(url).await?;
     if !in_memory {
         // SQLite made the -wal and -shm files just now (with the mode of
         // the database file, so this only confirms it).
         private::tighten_database_files(&file)?;
     }
-    store.remove_guests_after(config.guest_grace());
-    if let Some(retention) = config.retention() {
-        store.keep_messages_for(retention);
-    }
-    Ok(Arc::new(store))
+    Ok(store)
 }
 
 /// The data directory and the database files, readable by the server's

@@ -187,7 +187,8 @@ impl From<StoreError> for Failure {
             | StoreError::Writer(_)
             | StoreError::WriterGone
             | StoreError::FileGone
-            | StoreError::BatchFailed => Failure::internal(&err),
+            | StoreError::BatchFailed
+            | StoreError::UnsupportedUrl(_) => Failure::internal(&err),
         }
     }
 }

@@ -1,28 +1,25 @@
-//! Departed guests are removed after the grace period, on a real database
-//! file; ids are never handed out twice; an older database upgrades with
-//! everything in it.
+//! Departed guests are removed after the grace period, on every backend
+//! (SQLite on a real file, PostgreSQL in a schema of its own, see
+//! `support`); ids are never handed out twice; an older SQLite database
+//! upgrades with everything in it.
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 
+#[macro_use]
+mod support;
+
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use banter::limits::Limits;
 use banter::messages::{MessageText, Page};
 use banter::rooms::RoomName;
-use banter::store::{Inserted, NewMessage, SqliteStore, Store};
+use banter::store::{Backend, Inserted, NewMessage, Store};
 use banter::users::{User, Username};
-use tempfile::TempDir;
+use support::TestDb;
 
 const GRACE: Duration = Duration::from_secs(60);
 const DAY_MS: i64 = 86_400_000;
-
-fn url(dir: &TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("banter.db").display())
-}
-
-async fn open(dir: &TempDir) -> SqliteStore {
-    SqliteStore::connect(&url(dir)).await.unwrap()
-}
 
 /// The wall clock in ms: the database's triggers stamp `left_at` with it.
 fn now() -> i64 {
@@ -48,7 +45,7 @@ fn general() -> RoomName {
     RoomName::parse("general", &Limits::default()).unwrap()
 }
 
-async fn guest(store: &SqliteStore, who: &str, expires_at: i64) -> (User, i64) {
+async fn guest(store: &Arc<dyn Store>, who: &str, expires_at: i64) -> (User, i64) {
     let token = format!("token-{who}");
     store
         .create_guest_session(&name(who), token.as_bytes(), "10.0.0.1", now(), expires_at)
@@ -56,7 +53,7 @@ async fn guest(store: &SqliteStore, who: &str, expires_at: i64) -> (User, i64) {
         .unwrap()
 }
 
-async fn logout(store: &SqliteStore, who: &str) {
+async fn logout(store: &Arc<dyn Store>, who: &str) {
     let token = format!("token-{who}");
     assert!(
         store
@@ -67,7 +64,7 @@ async fn logout(store: &SqliteStore, who: &str) {
     );
 }
 
-async fn say(store: &SqliteStore, author: &User, text: &str) -> i64 {
+async fn say(store: &Arc<dyn Store>, author: &User, text: &str) -> i64 {
     let new = NewMessage {
         room: general(),
         author: author.clone(),
@@ -76,15 +73,24 @@ async fn say(store: &SqliteStore, author: &User, text: &str) -> i64 {
         ts: now(),
     };
     match store.insert_message(new).await.unwrap() {
-        Inserted::New(m) => m.id,
+        Inserted::New { message, .. } => message.id,
         other => panic!("not stored: {other:?}"),
     }
 }
 
-#[tokio::test]
-async fn departed_guests_are_removed_after_the_grace_period_and_their_messages_keep_their_name() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+on_every_backend![
+    departed_guests_are_removed_after_the_grace_period_and_their_messages_keep_their_name,
+    guests_signed_in_banned_or_muted_and_accounts_are_kept,
+    the_sweep_ends_expired_sessions_and_the_grace_period_starts_then,
+    ids_of_removed_guests_and_ended_sessions_are_never_handed_out_again,
+    a_name_kept_for_messages_goes_once_no_message_names_it,
+    a_guest_whose_last_two_sessions_end_at_once_has_left,
+];
+
+async fn departed_guests_are_removed_after_the_grace_period_and_their_messages_keep_their_name(
+    db: TestDb,
+) {
+    let store = db.open().await;
     let (wren, _) = guest(&store, "Wren", now() + DAY_MS).await;
     let (quiet, _) = guest(&store, "Quiet", now() + DAY_MS).await;
     let said = say(&store, &wren, "hello from a guest").await;
@@ -123,10 +129,8 @@ async fn departed_guests_are_removed_after_the_grace_period_and_their_messages_k
     assert_eq!((again.guests_deleted, again.guests_kept_as_names), (0, 0));
 }
 
-#[tokio::test]
-async fn guests_signed_in_banned_or_muted_and_accounts_are_kept() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+async fn guests_signed_in_banned_or_muted_and_accounts_are_kept(db: TestDb) {
+    let store = db.open().await;
     let (staying, _) = guest(&store, "Staying", now() + DAY_MS).await;
     let (banned, _) = guest(&store, "Banned", now() + DAY_MS).await;
     store.ban_user(banned.id, now(), 0).await.unwrap();
@@ -155,10 +159,8 @@ async fn guests_signed_in_banned_or_muted_and_accounts_are_kept() {
     assert_eq!(store.find_user(muted.id).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn the_sweep_ends_expired_sessions_and_the_grace_period_starts_then() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+async fn the_sweep_ends_expired_sessions_and_the_grace_period_starts_then(db: TestDb) {
+    let store = db.open().await;
     let (brief, session) = guest(&store, "Brief", now() + 1_000).await;
     let account = store
         .create_account(&name("Owner"), "hash", now())
@@ -186,10 +188,8 @@ async fn the_sweep_ends_expired_sessions_and_the_grace_period_starts_then() {
     assert_eq!(store.find_user(account.id).await.unwrap(), Some(account));
 }
 
-#[tokio::test]
-async fn ids_of_removed_guests_and_ended_sessions_are_never_handed_out_again() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+async fn ids_of_removed_guests_and_ended_sessions_are_never_handed_out_again(db: TestDb) {
+    let store = db.open().await;
     let (gone, gone_session) = guest(&store, "Gone", now() + DAY_MS).await;
     logout(&store, "Gone").await;
     store.sweep_guests(after_grace(), GRACE).await.unwrap();
@@ -205,10 +205,8 @@ async fn ids_of_removed_guests_and_ended_sessions_are_never_handed_out_again() {
     );
 }
 
-#[tokio::test]
-async fn a_name_kept_for_messages_goes_once_no_message_names_it() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+async fn a_name_kept_for_messages_goes_once_no_message_names_it(db: TestDb) {
+    let store = db.open().await;
     let (wren, _) = guest(&store, "Wren", now() + DAY_MS).await;
     let said = say(&store, &wren, "soon gone").await;
     logout(&store, "Wren").await;
@@ -216,22 +214,68 @@ async fn a_name_kept_for_messages_goes_once_no_message_names_it() {
     assert_eq!(swept.guests_kept_as_names, 1);
 
     // Retention deletes the row (as `--retention-days` does).
-    let pool = sqlx::SqlitePool::connect(&url(&dir)).await.unwrap();
-    sqlx::query("DELETE FROM messages WHERE id = ?1")
-        .bind(said)
-        .execute(&pool)
-        .await
-        .unwrap();
+    db.execute(&format!("DELETE FROM messages WHERE id = {said}"))
+        .await;
     let swept = store.sweep_guests(after_grace(), GRACE).await.unwrap();
     assert_eq!(swept.names_deleted, 1);
     assert_eq!(store.find_user(wren.id).await.unwrap(), None);
 }
 
+/// Two sessions ending in two transactions at once (two nodes, or a node
+/// and the command line): whichever commits second sees no session left,
+/// so the guest's grace period starts then. (Without `left_at` it would
+/// count from the guest's creation, long ago here.)
+async fn a_guest_whose_last_two_sessions_end_at_once_has_left(db: TestDb) {
+    let store = db.open().await;
+    let other = db.open().await;
+    let long_ago = now() - 10 * i64::try_from(GRACE.as_millis()).unwrap();
+    for round in 0..10 {
+        let who = format!("Twice{round}");
+        let (first, second) = (format!("first-{who}"), format!("second-{who}"));
+        let (user, _) = store
+            .create_guest_session(
+                &name(&who),
+                first.as_bytes(),
+                "10.0.0.1",
+                long_ago,
+                now() + DAY_MS,
+            )
+            .await
+            .unwrap();
+        store
+            .create_session(
+                user.id,
+                second.as_bytes(),
+                "10.0.0.1",
+                now(),
+                now() + DAY_MS,
+            )
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            store.delete_session(first.as_bytes()),
+            other.delete_session(second.as_bytes()),
+        );
+        assert!(a.unwrap().is_some() && b.unwrap().is_some());
+        let early = store.sweep_guests(now() + 1_000, GRACE).await.unwrap();
+        assert_eq!(
+            early.guests_deleted, 0,
+            "{who}'s grace period did not start when they left"
+        );
+        let swept = store.sweep_guests(after_grace(), GRACE).await.unwrap();
+        assert_eq!(
+            swept.guests_deleted, 1,
+            "{who} was not removed after the grace period"
+        );
+        assert_eq!(store.find_user(user.id).await.unwrap(), None);
+    }
+}
+
 #[tokio::test]
 async fn a_database_from_before_the_rebuild_keeps_everything_and_its_sessions_still_work() {
-    let dir = TempDir::new().unwrap();
+    let db = TestDb::new(Backend::Sqlite).await;
     let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(dir.path().join("banter.db"))
+        .filename(db.sqlite_file())
         .create_if_missing(true)
         .foreign_keys(true);
     let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
@@ -259,7 +303,7 @@ async fn a_database_from_before_the_rebuild_keeps_everything_and_its_sessions_st
     .unwrap();
     pool.close().await;
 
-    let store = open(&dir).await;
+    let store = db.open().await;
     let alice = store.find_account(&name("alice")).await.unwrap().unwrap();
     assert!(alice.admin);
     let session = store.find_session(&[0xaa], now()).await.unwrap().unwrap();

@@ -1,29 +1,28 @@
-//! The SQLite store on a real database file.
+//! The store, on every backend: each case runs on SQLite (a real file)
+//! and on PostgreSQL (a schema of its own), see `support`.
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 
+#[macro_use]
+mod support;
+
 use banter::limits::Limits;
-use banter::messages::{ClientId, Cursor, MessageText, Page};
+use banter::messages::{ClientId, Cursor, Message, MessageText, Page};
 use banter::rooms::{RoomName, RoomPage, RoomSearch};
-use banter::store::{Inserted, NewMessage, SqliteStore, Store, StoreError};
+use banter::store::{Backend, Inserted, NewMessage, Outcome, Step, Store, StoreError};
 use banter::users::{User, Username};
 use std::sync::Arc;
-use tempfile::TempDir;
-
-async fn open(dir: &TempDir) -> SqliteStore {
-    let url = format!("sqlite://{}", dir.path().join("banter.db").display());
-    SqliteStore::connect(&url).await.unwrap()
-}
+use std::sync::atomic::{AtomicBool, Ordering};
+use support::TestDb;
 
 /// A fresh store with one account, `alice`.
-async fn with_alice() -> (TempDir, SqliteStore, User) {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+async fn with_alice(db: &TestDb) -> (Arc<dyn Store>, User) {
+    let store = db.open().await;
     let alice = store
         .create_account(&name("alice"), "hash", 0)
         .await
         .unwrap()
         .user;
-    (dir, store, alice)
+    (store, alice)
 }
 
 fn name(raw: &str) -> Username {
@@ -34,35 +33,65 @@ fn room(raw: &str) -> RoomName {
     RoomName::parse(raw, &Limits::default()).unwrap()
 }
 
+fn message(author: &User, room: &RoomName, text: &str, client_id: Option<&str>) -> NewMessage {
+    NewMessage {
+        room: room.clone(),
+        author: author.clone(),
+        text: MessageText::parse(text, &Limits::default()).unwrap(),
+        client_id: client_id.map(|c| ClientId::parse(c).unwrap()),
+        ts: 1,
+    }
+}
+
 async fn say(
-    store: &SqliteStore,
+    store: &Arc<dyn Store>,
     author: &User,
     room: &RoomName,
     text: &str,
     client_id: Option<&str>,
 ) -> Inserted {
-    let text = MessageText::parse(text, &Limits::default()).unwrap();
-    let client_id = client_id.map(|c| ClientId::parse(c).unwrap());
-    let new = NewMessage {
-        room: room.clone(),
-        author: author.clone(),
-        text,
-        client_id,
-        ts: 1,
-    };
+    let new = message(author, room, text, client_id);
     store.insert_message(new).await.unwrap()
 }
 
 fn id(inserted: &Inserted) -> i64 {
     match inserted {
-        Inserted::New(m) | Inserted::Duplicate(m) => m.id,
+        Inserted::New { message: m, .. } | Inserted::Duplicate(m) => m.id,
         Inserted::Muted { .. } => panic!("nobody is muted here"),
     }
 }
 
-#[tokio::test]
-async fn ids_increase_in_storage_order_across_rooms() {
-    let (_dir, store, alice) = with_alice().await;
+/// A new message's `prev`.
+fn prev(inserted: &Inserted) -> i64 {
+    match inserted {
+        Inserted::New { prev, .. } => *prev,
+        other => panic!("not new: {other:?}"),
+    }
+}
+
+on_every_backend![
+    ids_increase_in_storage_order_across_rooms,
+    each_new_message_names_the_rooms_message_before_it,
+    a_failing_batch_stores_nothing_and_the_next_one_works,
+    a_resent_client_id_returns_the_stored_message,
+    the_same_client_id_from_two_authors_is_two_messages,
+    history_pages_backwards_and_forwards_oldest_first,
+    history_of_an_unknown_room_is_not_found,
+    messages_and_rooms_survive_reopening_the_database,
+    an_expired_guest_session_frees_the_name,
+    joining_a_new_room_twice_creates_it_once,
+    rooms_are_listed_in_pages_after_a_cursor_and_filtered_by_a_search,
+    a_room_search_with_a_nul_character_is_answered,
+    concurrent_sign_ins_with_one_name_give_exactly_one_user,
+    a_banned_guest_keeps_the_name_and_their_address_is_banned_for_a_time,
+    a_muted_guest_keeps_the_name_while_the_mute_lasts,
+    no_account_is_an_admin_until_the_operator_makes_it_one,
+    ended_sessions_are_recorded_for_the_server_to_disconnect,
+    revocations_made_at_once_are_all_seen_by_a_reader_that_keeps_the_last_id,
+];
+
+async fn ids_increase_in_storage_order_across_rooms(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
     let (general, other) = (room("general"), room("other"));
     store.ensure_room(&other, 0).await.unwrap();
     let a = id(&say(&store, &alice, &general, "one", None).await);
@@ -71,13 +100,78 @@ async fn ids_increase_in_storage_order_across_rooms() {
     assert!(a < b && b < c);
 }
 
-#[tokio::test]
-async fn a_resent_client_id_returns_the_stored_message() {
-    let (_dir, store, alice) = with_alice().await;
+async fn each_new_message_names_the_rooms_message_before_it(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
+    let (general, other) = (room("general"), room("other"));
+    store.ensure_room(&other, 0).await.unwrap();
+    let a = say(&store, &alice, &general, "one", Some("c-1")).await;
+    let b = say(&store, &alice, &other, "two", None).await;
+    assert_eq!((prev(&a), prev(&b)), (0, 0), "the first of each room");
+    // A resend stores nothing, so the chain goes on from the first.
+    let again = say(&store, &alice, &general, "one", Some("c-1")).await;
+    assert!(matches!(again, Inserted::Duplicate(_)));
+    let c = say(&store, &alice, &general, "three", None).await;
+    assert_eq!(prev(&c), id(&a));
+    // A deleted message was delivered when it was sent: it stays a link.
+    assert!(store.delete_message(id(&c), 2).await.unwrap());
+    let d = say(&store, &alice, &general, "four", None).await;
+    assert_eq!(prev(&d), id(&c));
+    // Several in one batch chain too, each on the one before it.
+    let steps = ["five", "six"]
+        .map(|text| Step::Send(message(&alice, &general, text, None)))
+        .to_vec();
+    let outcomes = store.append(steps).await.unwrap();
+    let sent: Vec<Inserted> = outcomes
+        .into_iter()
+        .map(|outcome| match outcome.unwrap() {
+            Outcome::Sent(inserted) => inserted,
+            other => panic!("not sent: {other:?}"),
+        })
+        .collect();
+    assert_eq!(prev(&sent[0]), id(&d));
+    assert_eq!(prev(&sent[1]), id(&sent[0]));
+    let e = say(&store, &alice, &other, "seven", None).await;
+    assert_eq!(prev(&e), id(&b));
+}
+
+async fn a_failing_batch_stores_nothing_and_the_next_one_works(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
+    let general = room("general");
+    let nobody = User {
+        id: 999_999,
+        name: "nobody".into(),
+        guest: true,
+    };
+    // The second step breaks a foreign key: the first goes too.
+    let steps = vec![
+        Step::Send(message(&alice, &general, "lost with the batch", None)),
+        Step::Send(message(&nobody, &general, "no such author", None)),
+    ];
+    let failed = store.append(steps).await;
+    assert!(matches!(failed, Err(StoreError::BatchFailed)), "{failed:?}");
+    assert!(
+        store
+            .messages(&general, Page::latest(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let next = say(&store, &alice, &general, "stored", None).await;
+    assert_eq!(prev(&next), 0, "the failed batch left no link behind");
+    let history = store.messages(&general, Page::latest(10)).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].text, "stored");
+}
+
+async fn a_resent_client_id_returns_the_stored_message(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
     let general = room("general");
     let first = say(&store, &alice, &general, "hello", Some("c-1")).await;
     let again = say(&store, &alice, &general, "hello again", Some("c-1")).await;
-    let Inserted::New(stored) = first else {
+    let Inserted::New {
+        message: stored, ..
+    } = first
+    else {
         panic!("first send must be new")
     };
     assert_eq!(again, Inserted::Duplicate(stored.clone()));
@@ -85,24 +179,22 @@ async fn a_resent_client_id_returns_the_stored_message() {
     assert_eq!(all, vec![stored]);
 }
 
-#[tokio::test]
-async fn the_same_client_id_from_two_authors_is_two_messages() {
-    let (_dir, store, alice) = with_alice().await;
+async fn the_same_client_id_from_two_authors_is_two_messages(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
     let bob = store.create_guest(&name("bob"), 0).await.unwrap();
     let general = room("general");
     assert!(matches!(
         say(&store, &alice, &general, "hi", Some("x")).await,
-        Inserted::New(_)
+        Inserted::New { .. }
     ));
     assert!(matches!(
         say(&store, &bob, &general, "hi", Some("x")).await,
-        Inserted::New(_)
+        Inserted::New { .. }
     ));
 }
 
-#[tokio::test]
-async fn history_pages_backwards_and_forwards_oldest_first() {
-    let (_dir, store, alice) = with_alice().await;
+async fn history_pages_backwards_and_forwards_oldest_first(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
     let general = room("general");
     let mut ids = Vec::new();
     for i in 0..10 {
@@ -111,8 +203,7 @@ async fn history_pages_backwards_and_forwards_oldest_first() {
         ));
     }
     let page = |cursor, limit| Page { cursor, limit };
-    let texts =
-        |msgs: Vec<banter::messages::Message>| msgs.into_iter().map(|m| m.text).collect::<Vec<_>>();
+    let texts = |msgs: Vec<Message>| msgs.into_iter().map(|m| m.text).collect::<Vec<_>>();
     let latest = store
         .messages(&general, page(Cursor::Latest, 3))
         .await
@@ -133,36 +224,39 @@ async fn history_pages_backwards_and_forwards_oldest_first() {
         .await
         .unwrap();
     assert!(tail.is_empty());
+    let start = store
+        .messages(&general, page(Cursor::After(0), 2))
+        .await
+        .unwrap();
+    assert_eq!(texts(start), ["m0", "m1"]);
 }
 
-#[tokio::test]
-async fn history_of_an_unknown_room_is_not_found() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+async fn history_of_an_unknown_room_is_not_found(db: TestDb) {
+    let store = db.open().await;
     let result = store.messages(&room("nowhere"), Page::latest(10)).await;
     assert!(matches!(result, Err(StoreError::RoomNotFound)));
 }
 
-#[tokio::test]
-async fn messages_and_rooms_survive_reopening_the_database() {
-    let (dir, store, alice) = with_alice().await;
+async fn messages_and_rooms_survive_reopening_the_database(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
     let lounge = store.ensure_room(&room("lounge"), 0).await.unwrap();
     let stored = say(&store, &alice, &room("lounge"), "still here?", None).await;
     store.close().await;
-    let reopened = open(&dir).await;
+    let reopened = db.open().await;
     let rooms = reopened.list_rooms(&all_rooms()).await.unwrap().rooms;
     assert!(rooms.contains(&lounge));
     let history = reopened
         .messages(&room("lounge"), Page::latest(10))
         .await
         .unwrap();
-    assert_eq!(Inserted::New(history[0].clone()), stored);
+    let Inserted::New { message, prev: 0 } = stored else {
+        panic!("the room's first message: {stored:?}")
+    };
+    assert_eq!(history, [message]);
 }
 
-#[tokio::test]
-async fn an_expired_guest_session_frees_the_name() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+async fn an_expired_guest_session_frees_the_name(db: TestDb) {
+    let store = db.open().await;
     let guest = store.create_guest(&name("zed"), 0).await.unwrap();
     store
         .create_session(guest.id, b"hash-1", "127.0.0.1", 0, 1_000)
@@ -180,10 +274,8 @@ async fn an_expired_guest_session_frees_the_name() {
     assert!(store.create_guest(&name("zed"), 2_000).await.is_ok());
 }
 
-#[tokio::test]
-async fn joining_a_new_room_twice_creates_it_once() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+async fn joining_a_new_room_twice_creates_it_once(db: TestDb) {
+    let store = db.open().await;
     let first = store.ensure_room(&room("fresh"), 0).await.unwrap();
     let second = store.ensure_room(&room("fresh"), 0).await.unwrap();
     assert_eq!(first, second);
@@ -202,10 +294,25 @@ fn all_rooms() -> RoomSearch {
     RoomSearch::parse(None, None, None).unwrap()
 }
 
-#[tokio::test]
-async fn rooms_are_listed_in_pages_after_a_cursor_and_filtered_by_a_search() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+/// PostgreSQL cannot hold a NUL character; SQLite can. No room name has
+/// one, so the answer is the same on both.
+async fn a_room_search_with_a_nul_character_is_answered(db: TestDb) {
+    let store = db.open().await;
+    for name in ["dev", "dev-a", "ops"] {
+        store.ensure_room(&room(name), 0).await.unwrap();
+    }
+    let names = |page: RoomPage| page.rooms.into_iter().map(|r| r.name).collect::<Vec<_>>();
+    let search = RoomSearch::parse(Some("de\0v"), None, None).unwrap();
+    assert!(names(store.list_rooms(&search).await.unwrap()).is_empty());
+    let after = RoomSearch::parse(None, Some("dev\0"), None).unwrap();
+    assert_eq!(
+        names(store.list_rooms(&after).await.unwrap()),
+        ["dev-a", "general", "ops"]
+    );
+}
+
+async fn rooms_are_listed_in_pages_after_a_cursor_and_filtered_by_a_search(db: TestDb) {
+    let store = db.open().await;
     for name in ["dev-a", "dev-b", "ops", "dev-c"] {
         store.ensure_room(&room(name), 0).await.unwrap();
     }
@@ -234,10 +341,8 @@ async fn rooms_are_listed_in_pages_after_a_cursor_and_filtered_by_a_search() {
     assert_eq!(names(&dev), ["dev-a", "dev-b", "dev-c"]);
 }
 
-#[tokio::test]
-async fn concurrent_sign_ins_with_one_name_give_exactly_one_user() {
-    let dir = TempDir::new().unwrap();
-    let store = Arc::new(open(&dir).await);
+async fn concurrent_sign_ins_with_one_name_give_exactly_one_user(db: TestDb) {
+    let store = db.open().await;
     let mut tasks = Vec::new();
     for i in 0..12u8 {
         let store = store.clone();
@@ -266,10 +371,8 @@ async fn concurrent_sign_ins_with_one_name_give_exactly_one_user() {
     assert_eq!(won, 1);
 }
 
-#[tokio::test]
-async fn a_banned_guest_keeps_the_name_and_their_address_is_banned_for_a_time() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+async fn a_banned_guest_keeps_the_name_and_their_address_is_banned_for_a_time(db: TestDb) {
+    let store = db.open().await;
     let (guest, _) = store
         .create_guest_session(&name("troll"), b"t1", "10.0.0.9", 0, 1_000_000)
         .await
@@ -287,10 +390,8 @@ async fn a_banned_guest_keeps_the_name_and_their_address_is_banned_for_a_time() 
     assert!(store.create_guest(&name("troll"), 300).await.is_ok());
 }
 
-#[tokio::test]
-async fn a_muted_guest_keeps_the_name_while_the_mute_lasts() {
-    let dir = TempDir::new().unwrap();
-    let store = open(&dir).await;
+async fn a_muted_guest_keeps_the_name_while_the_mute_lasts(db: TestDb) {
+    let store = db.open().await;
     let (guest, _) = store
         .create_guest_session(&name("loud"), b"l1", "10.0.0.1", 0, 1_000_000)
         .await
@@ -307,9 +408,8 @@ async fn a_muted_guest_keeps_the_name_while_the_mute_lasts() {
     assert!(store.create_guest(&name("loud"), 5_000).await.is_ok());
 }
 
-#[tokio::test]
-async fn no_account_is_an_admin_until_the_operator_makes_it_one() {
-    let (_dir, store, alice) = with_alice().await;
+async fn no_account_is_an_admin_until_the_operator_makes_it_one(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
     assert!(
         !store
             .find_account(&name("alice"))
@@ -329,9 +429,8 @@ async fn no_account_is_an_admin_until_the_operator_makes_it_one() {
     );
 }
 
-#[tokio::test]
-async fn ended_sessions_are_recorded_for_the_server_to_disconnect() {
-    let (_dir, store, alice) = with_alice().await;
+async fn ended_sessions_are_recorded_for_the_server_to_disconnect(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
     let before = store.last_revocation().await.unwrap();
     let session = store
         .create_session(alice.id, b"a1", "10.0.0.1", 0, 1_000_000)
@@ -347,4 +446,151 @@ async fn ended_sessions_are_recorded_for_the_server_to_disconnect() {
     let revoked = store.revocations_after(revoked[0].id).await.unwrap();
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].user, Some(alice.id));
+}
+
+/// A server reads the revocations after the last id it saw, every second:
+/// one that became visible after a larger id was read would never reach
+/// its sockets. Many sessions end at once, from two stores (two nodes, or
+/// a node and the command line), while a reader polls as a server does.
+async fn revocations_made_at_once_are_all_seen_by_a_reader_that_keeps_the_last_id(db: TestDb) {
+    let (first, alice) = with_alice(&db).await;
+    let second = db.open().await;
+    let reader = db.open().await;
+    let start = reader.last_revocation().await.unwrap();
+    let mut sessions = Vec::new();
+    for i in 0..60u32 {
+        let token = format!("token-{i}").into_bytes();
+        let id = first
+            .create_session(alice.id, &token, "10.0.0.1", 0, i64::MAX)
+            .await
+            .unwrap();
+        sessions.push((token, id));
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let poll = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let (mut last, mut seen) = (start, Vec::new());
+            loop {
+                let finished = done.load(Ordering::Acquire);
+                for revocation in reader.revocations_after(last).await.unwrap() {
+                    last = revocation.id;
+                    seen.extend(revocation.session);
+                }
+                if finished {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut ends = Vec::new();
+    for (i, (token, _)) in sessions.iter().enumerate() {
+        let store = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let token = token.clone();
+        ends.push(tokio::spawn(async move {
+            store.delete_session(&token).await.unwrap().unwrap()
+        }));
+    }
+    for end in ends {
+        end.await.unwrap();
+    }
+    done.store(true, Ordering::Release);
+    let mut seen = poll.await.unwrap();
+    seen.sort_unstable();
+    let mut ended: Vec<i64> = sessions.iter().map(|(_, id)| *id).collect();
+    ended.sort_unstable();
+    assert_eq!(seen, ended);
+}
+
+/// Two nodes (two stores on one schema) send to one room at once. Each
+/// message's `prev` must be exactly the id before it in the room, and a
+/// reader catching up with `after = last id seen` while they commit, as a
+/// client does, must see every message: ids become visible in id order.
+#[tokio::test]
+async fn on_postgres_two_nodes_sending_to_one_room_commit_in_id_order() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let nodes = [db.open().await, db.open().await];
+    let alice = nodes[0]
+        .create_account(&name("alice"), "hash", 0)
+        .await
+        .unwrap()
+        .user;
+    let general = room("general");
+    let reader = db.open().await;
+    let done = Arc::new(AtomicBool::new(false));
+    let poll = {
+        let (done, general) = (done.clone(), general.clone());
+        tokio::spawn(async move {
+            let (mut last, mut seen) = (0, Vec::new());
+            loop {
+                let finished = done.load(Ordering::Acquire);
+                let page = Page {
+                    cursor: Cursor::After(last),
+                    limit: 1000,
+                };
+                for message in reader.messages(&general, page).await.unwrap() {
+                    last = message.id;
+                    seen.push(message.id);
+                }
+                if finished {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    const SENDERS_PER_NODE: usize = 4;
+    const MESSAGES_EACH: usize = 50;
+    let mut senders = Vec::new();
+    for (node, store) in nodes.iter().enumerate() {
+        for sender in 0..SENDERS_PER_NODE {
+            let (store, alice, general) = (store.clone(), alice.clone(), general.clone());
+            senders.push(tokio::spawn(async move {
+                let mut sent = Vec::new();
+                for i in 0..MESSAGES_EACH {
+                    let text = format!("node {node} sender {sender} message {i}");
+                    let new = message(&alice, &general, &text, None);
+                    match store.insert_message(new).await.unwrap() {
+                        Inserted::New { message, prev } => sent.push((message.id, prev, node)),
+                        other => panic!("not stored: {other:?}"),
+                    }
+                }
+                sent
+            }));
+        }
+    }
+    let mut sent = Vec::new();
+    for sender in senders {
+        sent.extend(sender.await.unwrap());
+    }
+    done.store(true, Ordering::Release);
+    let seen = poll.await.unwrap();
+
+    sent.sort_unstable();
+    assert_eq!(sent.len(), 2 * SENDERS_PER_NODE * MESSAGES_EACH);
+    // The nodes really interleaved, or this proves nothing.
+    let switches = sent.windows(2).filter(|w| w[0].2 != w[1].2).count();
+    assert!(
+        switches >= 10,
+        "the nodes hardly overlapped: {switches} switches"
+    );
+    let mut before = 0;
+    for &(id, prev, _) in &sent {
+        assert!(id > before, "ids are not strictly increasing");
+        assert_eq!(
+            prev, before,
+            "message {id} does not chain on the one before it"
+        );
+        before = id;
+    }
+    let ids: Vec<i64> = sent.iter().map(|(id, _, _)| *id).collect();
+    assert_eq!(
+        seen, ids,
+        "the reader catching up missed or repeated a message"
+    );
 }

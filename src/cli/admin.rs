@@ -1,8 +1,9 @@
 //! `banter admin …`: the operator's user management, the only way to make
-//! an admin. It opens the database the server uses (SQLite in WAL mode with
-//! a busy timeout, through the same store), so it works while the server
-//! runs; what it ends (sessions, bans, admin rights) reaches the server's
-//! sockets through the revocations table the server polls every second.
+//! an admin. It opens the database the server uses, through the same store
+//! (SQLite in WAL mode with a busy timeout, or PostgreSQL), so it works
+//! while the server runs; what it ends (sessions, bans, admin rights)
+//! reaches the server's sockets (every node's) through the revocations
+//! table the servers poll every second.
 //!
 //! Passwords are read from stdin, one line, never from the command line
 //! (which other local users can read in the process list).
@@ -15,7 +16,7 @@ use super::Database;
 use crate::auth::{address_ban_until, hash_password};
 use crate::clock::now_ms;
 use crate::limits::Limits;
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::users::{Password, User, Username};
 
 #[derive(Args)]
@@ -94,8 +95,8 @@ impl From<StoreError> for AdminError {
 
 impl Admin {
     pub async fn run(self) -> Result<(), Box<dyn std::error::Error>> {
-        let store = SqliteStore::connect(&self.database.url()).await?;
-        let done = self.action.apply(&store).await;
+        let store = crate::store::connect(&self.database.url()).await?;
+        let done = self.action.apply(store.as_ref()).await;
         store.close().await;
         match done {
             Ok(report) => {
@@ -109,7 +110,7 @@ impl Admin {
 
 impl Action {
     /// Does the work; returns what to print.
-    async fn apply(self, store: &SqliteStore) -> Result<String, AdminError> {
+    async fn apply(self, store: &dyn Store) -> Result<String, AdminError> {
         match self {
             Action::CreateUser { name, admin } => {
                 let name = parse_name(&name)?;
@@ -174,7 +175,7 @@ impl Action {
     }
 }
 
-async fn set_admin(store: &SqliteStore, name: &str, admin: bool) -> Result<String, AdminError> {
+async fn set_admin(store: &dyn Store, name: &str, admin: bool) -> Result<String, AdminError> {
     let user = account(store, name).await?;
     store.set_admin(user.id, admin).await?;
     let now = if admin {
@@ -190,7 +191,7 @@ fn parse_name(raw: &str) -> Result<Username, AdminError> {
 }
 
 /// The account with this name, or `UnknownUser`.
-async fn account(store: &SqliteStore, raw: &str) -> Result<User, AdminError> {
+async fn account(store: &dyn Store, raw: &str) -> Result<User, AdminError> {
     let name = parse_name(raw)?;
     store
         .find_account(&name)
@@ -200,7 +201,7 @@ async fn account(store: &SqliteStore, raw: &str) -> Result<User, AdminError> {
 }
 
 /// The account or guest with this name, or `UnknownUser`.
-async fn user(store: &SqliteStore, raw: &str) -> Result<User, AdminError> {
+async fn user(store: &dyn Store, raw: &str) -> Result<User, AdminError> {
     let name = parse_name(raw)?;
     store
         .find_user_by_name(&name)

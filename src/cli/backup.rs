@@ -37,7 +37,10 @@ pub struct Backup {
 /// Why a backup failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
-    #[error("only SQLite databases can be backed up by banter (for PostgreSQL use pg_dump): {0}")]
+    /// Only the URL's scheme is shown: the rest may hold a password.
+    #[error(
+        "only SQLite databases can be backed up by banter (for PostgreSQL use pg_dump); the URL is {0}:…"
+    )]
     Unsupported(String),
     #[error("not a valid database URL")]
     Url(#[source] sqlx::Error),
@@ -65,7 +68,8 @@ impl Backup {
     pub async fn run(self) -> Result<(), Box<dyn std::error::Error>> {
         let url = self.database.url();
         if !url.starts_with("sqlite:") {
-            return Err(BackupError::Unsupported(url).into());
+            let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+            return Err(BackupError::Unsupported(scheme.chars().take(32).collect()).into());
         }
         let source = SqliteConnectOptions::from_str(&url)
             .map_err(BackupError::Url)?

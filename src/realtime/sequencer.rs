@@ -219,7 +219,7 @@ impl Waiter {
         let io = &out.io;
         match (self, outcome) {
             (Waiter::Send { room, done }, Ok(Outcome::Sent(inserted))) => {
-                if let Inserted::New(message) = &inserted {
+                if let Inserted::New { message, .. } = &inserted {
                     crate::metrics::get().messages_stored.increment(1);
                     delivery::to_room(io, &room, None, "message", message).await;
                 }

@@ -14,16 +14,18 @@
 //! - deletes such name rows once no message names them any more (after
 //!   retention has taken their messages).
 //!
-//! Ids are AUTOINCREMENT, so a removed guest's id is never handed to anyone
-//! else. Like retention, every step is its own short transaction of at most
-//! `BATCH` rows, with a pause between, so a send never waits long for the
-//! lock.
+//! Ids are AUTOINCREMENT (identity sequences in PostgreSQL), so a removed
+//! guest's id is never handed to anyone else. Like retention, every step is
+//! its own short transaction of at most `BATCH` rows, with a pause between,
+//! so a send never waits long for the lock. The same statements run on
+//! either backend (`sweeps.rs`); with several nodes, each sweeps, and a row
+//! one of them already removed is simply not found by the others.
 
 use std::time::Duration;
 
-use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
+use super::sweeps::SweepPool;
 use crate::clock::now_ms;
 
 /// Most rows changed in one transaction.
@@ -57,7 +59,7 @@ pub fn sweep_every(grace: Duration) -> Duration {
 }
 
 /// Sweeps until `closing` is cancelled.
-pub async fn run(pool: SqlitePool, grace: Duration, closing: CancellationToken) {
+pub async fn run(pool: SweepPool, grace: Duration, closing: CancellationToken) {
     let mut every = tokio::time::interval(sweep_every(grace));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while closing.run_until_cancelled(every.tick()).await.is_some() {
@@ -86,20 +88,20 @@ pub async fn run(pool: SqlitePool, grace: Duration, closing: CancellationToken) 
     }
 }
 
-/// A guest past the grace period that nothing keeps: `?1` is now, `?2` the
+/// A guest past the grace period that nothing keeps: `$1` is now, `$2` the
 /// end of the grace period's start (now minus the grace). A guest made
 /// without a session (never signed in) counts from its creation.
 const DEPARTED: &str = "SELECT id FROM users u \
      WHERE u.password_hash IS NULL AND u.removed_at IS NULL \
        AND u.banned_at IS NULL AND NOT u.is_admin \
-       AND coalesce(u.left_at, u.created_at) <= ?2 \
+       AND coalesce(u.left_at, u.created_at) <= $2 \
        AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id) \
-       AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.user_id = u.id AND m.until > ?1)";
+       AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.user_id = u.id AND m.until > $1)";
 
 /// One sweep at `now`; `pause` is awaited between batches and says whether
 /// to go on.
 pub async fn sweep<F, P>(
-    pool: &SqlitePool,
+    pool: &SweepPool,
     now: i64,
     grace: Duration,
     pause: F,
@@ -109,43 +111,36 @@ where
     P: std::future::Future<Output = bool>,
 {
     let cutoff = now.saturating_sub(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
+    let sessions_ended = delete_in_batches(
+        pool,
+        "DELETE FROM sessions WHERE id IN \
+         (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2)",
+        now,
+        &pause,
+    )
+    .await?;
     let mut done = Sweep {
-        sessions_ended: delete_in_batches(
-            pool,
-            "DELETE FROM sessions WHERE id IN \
-             (SELECT id FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
-            now,
-            &pause,
-        )
-        .await?,
+        sessions_ended,
         ..Sweep::default()
     };
 
     loop {
-        let mut tx = pool.begin().await?;
         // Their mutes have run out (a live one keeps the guest), and would
         // hold the row by its foreign key.
         let wrote = "EXISTS (SELECT 1 FROM messages m WHERE m.author_id = u.id)";
         let departed = [
-            format!("DELETE FROM mutes WHERE user_id IN ({DEPARTED} LIMIT ?3)"),
+            format!("DELETE FROM mutes WHERE user_id IN ({DEPARTED} LIMIT $3)"),
             format!(
-                "UPDATE users SET removed_at = ?1, name_hold = NULL WHERE id IN \
-                 ({DEPARTED} AND {wrote} LIMIT ?3)"
+                "UPDATE users SET removed_at = $1, name_hold = NULL WHERE id IN \
+                 ({DEPARTED} AND {wrote} LIMIT $3)"
             ),
-            format!("DELETE FROM users WHERE id IN ({DEPARTED} AND NOT {wrote} LIMIT ?3)"),
+            format!("DELETE FROM users WHERE id IN ({DEPARTED} AND NOT {wrote} LIMIT $3)"),
         ];
-        let mut changed = [0; 3];
-        for (statement, changed) in departed.iter().zip(&mut changed) {
-            *changed = sqlx::query(statement)
-                .bind(now)
-                .bind(cutoff)
-                .bind(BATCH)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
-        tx.commit().await?;
-        let [_, kept, deleted] = changed;
+        let statements = departed.each_ref().map(String::as_str);
+        let changed = pool.execute(&statements, &[now, cutoff, BATCH]).await?;
+        let [_, kept, deleted] = changed[..] else {
+            break;
+        };
         done.guests_kept_as_names += kept;
         done.guests_deleted += deleted;
         if kept + deleted == 0 || !pause().await {
@@ -156,7 +151,7 @@ where
     done.names_deleted = delete_in_batches(
         pool,
         "DELETE FROM users WHERE id IN (SELECT id FROM users u WHERE u.removed_at IS NOT NULL \
-         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.author_id = u.id) LIMIT ?2)",
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.author_id = u.id) LIMIT $2)",
         now,
         &pause,
     )
@@ -164,10 +159,10 @@ where
     Ok(done)
 }
 
-/// Runs `delete` (`?1` is now, `?2` the batch size) until it deletes less
+/// Runs `delete` (`$1` is now, `$2` the batch size) until it deletes less
 /// than a batch or `pause` says stop; how many rows in all.
 async fn delete_in_batches<F, P>(
-    pool: &SqlitePool,
+    pool: &SweepPool,
     delete: &str,
     now: i64,
     pause: &F,
@@ -178,12 +173,7 @@ where
 {
     let mut deleted = 0;
     loop {
-        let batch = sqlx::query(delete)
-            .bind(now)
-            .bind(BATCH)
-            .execute(pool)
-            .await?
-            .rows_affected();
+        let batch = pool.execute_one(delete, &[now, BATCH]).await?;
         deleted += batch;
         if batch < BATCH as u64 || !pause().await {
             return Ok(deleted);

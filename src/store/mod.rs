@@ -1,23 +1,33 @@
 //! Storage: everything Banter keeps. One trait, one implementation per
-//! backend (SQLite today; PostgreSQL next), each with its own migrations.
-//! The rest of the server holds an `Arc<dyn Store>` and never sees SQL.
+//! backend (SQLite, the embedded default, and PostgreSQL, for several nodes
+//! sharing one database), each with its own migrations. The rest of the
+//! server holds an `Arc<dyn Store>` and never sees SQL.
 //!
 //! Messages are written through `append`: a batch of log steps applied in
 //! one transaction, so the messages that arrive together cost one commit
 //! (one fsync). The realtime sequencer forms the batches.
 
 pub mod guests;
+mod pg_writer;
+mod postgres;
 mod reader;
 pub mod retention;
+mod shared;
 mod sqlite;
+pub mod sweeps;
 mod writer;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+use sweeps::SweepPool;
 
 use crate::messages::{ClientId, Message, MessageId, MessageText, Page};
 use crate::rooms::{Room, RoomName, RoomPage, RoomSearch};
@@ -52,6 +62,45 @@ pub enum StoreError {
     /// cause is in the log).
     #[error("the batch could not be stored")]
     BatchFailed,
+    /// The database URL names no backend Banter has. Only the scheme is
+    /// shown: the rest may hold a password.
+    #[error(
+        "unsupported database URL scheme {0:?}: use sqlite://PATH, postgres://… or postgresql://…"
+    )]
+    UnsupportedUrl(String),
+}
+
+/// The backends, as a database URL names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite:PATH` or `sqlite://PATH`.
+    Sqlite,
+    /// `postgres://…` or `postgresql://…`.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend `url` names, or `UnsupportedUrl` (with the scheme only).
+    pub fn of(url: &str) -> Result<Self, StoreError> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(StoreError::UnsupportedUrl(
+                scheme.chars().take(32).collect(),
+            )),
+        }
+    }
+}
+
+/// Opens the database at `url` with the backend it names, and applies that
+/// backend's migrations. (The server does more for SQLite: the data
+/// directory and file modes, in `app.rs`.)
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match Backend::of(url)? {
+        Backend::Sqlite => Arc::new(SqliteStore::connect(url).await?),
+        Backend::Postgres => Arc::new(PgStore::connect(url).await?),
+    })
 }
 
 /// A live session, found by its token's hash.
@@ -130,7 +179,13 @@ pub type Pending = Pin<Box<dyn Future<Output = Applied> + Send + 'static>>;
 /// one, or stored nothing because the author is muted in the room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
-    New(Message),
+    /// Stored now. `prev` is the id of the room's message before this one
+    /// (0 if it is the room's first): a node that has delivered `prev` to the
+    /// room delivers this one next.
+    New {
+        message: Message,
+        prev: MessageId,
+    },
     Duplicate(Message),
     /// Muted until this time (ms since the epoch); nothing was stored.
     Muted {
@@ -263,4 +318,63 @@ pub trait Store: Send + Sync + 'static {
     async fn check(&self) -> Result<(), StoreError>;
     /// Flushes and closes the store; called once at shutdown.
     async fn close(&self);
+
+    /// The pool the background sweeps run on, and the token that stops
+    /// them (cancelled when the store closes).
+    fn sweeps(&self) -> (SweepPool, CancellationToken);
+    /// Which backend this is.
+    fn backend(&self) -> Backend {
+        match self.sweeps().0 {
+            SweepPool::Sqlite(_) => Backend::Sqlite,
+            SweepPool::Postgres(_) => Backend::Postgres,
+        }
+    }
+    /// Removes departed guests a grace period after their last session
+    /// ended, in the background, until the store closes (see `guests`).
+    fn remove_guests_after(&self, grace: Duration) {
+        let (pool, closing) = self.sweeps();
+        tokio::spawn(guests::run(pool, grace, closing));
+    }
+    /// Deletes messages older than `retention` in the background, until the
+    /// store closes (see `retention`).
+    fn keep_messages_for(&self, retention: Duration) {
+        let (pool, closing) = self.sweeps();
+        tokio::spawn(retention::run(pool, retention, closing));
+    }
+    /// One sweep of departed guests at `now` (what the background task
+    /// does every so often).
+    async fn sweep_guests(&self, now: i64, grace: Duration) -> Result<guests::Sweep, StoreError> {
+        let (pool, _) = self.sweeps();
+        Ok(guests::sweep(&pool, now, grace, || async { true }).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_scheme_names_the_backend_and_an_unknown_one_is_refused_without_the_rest() {
+        assert_eq!(
+            Backend::of("sqlite://data/banter.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(Backend::of("sqlite::memory:").ok(), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::of("postgres://u@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::of("postgresql://u@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        let refused = Backend::of("mysql://root:hunter2@db/banter").map(|_| ());
+        let Err(err) = refused else {
+            panic!("mysql is not a backend");
+        };
+        let shown = err.to_string();
+        assert!(shown.contains("\"mysql\""), "{shown}");
+        assert!(!shown.contains("hunter2"), "the password leaked: {shown}");
+        assert!(Backend::of("data/banter.db").is_err());
+    }
 }

@@ -2,20 +2,22 @@
 //! background.
 //!
 //! SQLite has one writer at a time, and a send batch waits for whichever
-//! write holds the lock. So the sweep never holds it for long: each delete is
+//! write holds the lock (in PostgreSQL a long delete would hold back
+//! vacuum and replicas). So the sweep never holds it for long: each delete is
 //! its own transaction of at most `BATCH` rows, found by walking the table
 //! from its oldest id (ids follow time, so the old rows are at the start and
 //! no index on the time is needed: the insert path pays nothing), with a
 //! pause between batches so sends slip in. A row whose time is out of step
 //! with its id (the clock stepped back) is caught once the rows after it
-//! expire. Ids are never reused (AUTOINCREMENT), so clients' cursors stay
-//! valid.
+//! expire. Ids are never reused (AUTOINCREMENT, an identity sequence), so
+//! clients' cursors stay valid. The same statements run on either backend
+//! (`sweeps.rs`).
 
 use std::time::Duration;
 
-use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
+use super::sweeps::SweepPool;
 use crate::clock::now_ms;
 
 /// Most rows deleted in one transaction.
@@ -31,7 +33,7 @@ pub fn sweep_every(retention: Duration) -> Duration {
 }
 
 /// Sweeps until `closing` is cancelled.
-pub async fn run(pool: SqlitePool, retention: Duration, closing: CancellationToken) {
+pub async fn run(pool: SweepPool, retention: Duration, closing: CancellationToken) {
     let mut every = tokio::time::interval(sweep_every(retention));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let keep_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
@@ -62,17 +64,14 @@ pub async fn run(pool: SqlitePool, retention: Duration, closing: CancellationTok
 }
 
 /// Deletes the old rows among the oldest `BATCH` by id; how many.
-async fn delete_batch(pool: &SqlitePool, cutoff: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
+async fn delete_batch(pool: &SweepPool, cutoff: i64) -> Result<u64, sqlx::Error> {
+    pool.execute_one(
         "DELETE FROM messages WHERE id IN \
-         (SELECT id FROM (SELECT id, created_at FROM messages ORDER BY id LIMIT ?1) \
-          WHERE created_at < ?2)",
+         (SELECT id FROM (SELECT id, created_at FROM messages ORDER BY id LIMIT $1) AS oldest \
+          WHERE created_at < $2)",
+        &[BATCH, cutoff],
     )
-    .bind(BATCH)
-    .bind(cutoff)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+    .await
 }
 
 #[cfg(test)]

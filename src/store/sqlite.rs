@@ -10,20 +10,21 @@
 //! finishes that between two batches so the WAL can start over
 //! (`writer.rs`).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, SqlitePool};
 
 use super::reader::Reader;
+use super::shared::{Guest, MESSAGE_COLUMNS, MessageRow, RoomCache, room_page, rooms_to_fetch};
+use super::sweeps::SweepPool;
 use super::writer::Writer;
 use super::{Account, Pending, Revocation, Session, SessionInfo, Step, Store, StoreError};
 use crate::messages::{Cursor, Message, MessageId, Page};
@@ -40,10 +41,8 @@ pub struct SqliteStore {
     reader: Arc<Reader>,
     /// Stops the checkpoint task.
     closing: CancellationToken,
-    /// Rooms already read, by name: every join asks for its room, and rooms
-    /// are never deleted nor renamed and their topics never change. (An
-    /// API that changes a room must update this too.)
-    rooms: Arc<Mutex<HashMap<String, Room>>>,
+    /// Rooms already read (see `RoomCache`).
+    rooms: RoomCache,
     /// The database file, and which file it was when opened (`None` for
     /// an in-memory database): each health check looks again.
     path: PathBuf,
@@ -95,36 +94,10 @@ impl SqliteStore {
             writer,
             reader,
             closing,
-            rooms: Arc::default(),
+            rooms: RoomCache::default(),
             path: options.get_filename().to_path_buf(),
             file: FileId::of(options.get_filename()).ok(),
         })
-    }
-}
-
-impl SqliteStore {
-    /// Removes departed guests a grace period after their last session
-    /// ended, in the background, until the store closes (see `guests`).
-    pub fn remove_guests_after(&self, grace: Duration) {
-        let run = super::guests::run(self.pool.clone(), grace, self.closing.clone());
-        tokio::spawn(run);
-    }
-
-    /// One sweep of departed guests at `now` (what the background task
-    /// does every so often).
-    pub async fn sweep_guests(
-        &self,
-        now: i64,
-        grace: Duration,
-    ) -> Result<super::guests::Sweep, StoreError> {
-        Ok(super::guests::sweep(&self.pool, now, grace, || async { true }).await?)
-    }
-
-    /// Deletes messages older than `retention` in the background, until the
-    /// store closes (see `retention`).
-    pub fn keep_messages_for(&self, retention: Duration) {
-        let run = super::retention::run(self.pool.clone(), retention, self.closing.clone());
-        tokio::spawn(run);
     }
 }
 
@@ -172,36 +145,6 @@ async fn checkpoints(pool: SqlitePool, closing: CancellationToken) {
     }
 }
 
-/// One row of the message query, before it is shaped for clients.
-#[derive(FromRow)]
-struct MessageRow {
-    id: i64,
-    room: String,
-    author_id: i64,
-    author_name: String,
-    author_guest: bool,
-    text: String,
-    created_at: i64,
-    client_id: Option<String>,
-}
-
-impl From<MessageRow> for Message {
-    fn from(row: MessageRow) -> Self {
-        Message {
-            id: row.id,
-            room: row.room,
-            author: User {
-                id: row.author_id,
-                name: row.author_name,
-                guest: row.author_guest,
-            },
-            text: row.text,
-            ts: row.created_at,
-            client_id: row.client_id,
-        }
-    }
-}
-
 /// Lets go of a name held by a guest who no longer needs it: no live
 /// session, not banned, not muted anywhere. The first half of a claim; the
 /// unique index on `name_hold` decides the second.
@@ -224,20 +167,6 @@ pub(super) const CREATE_SESSION: &str = "INSERT INTO sessions (token_hash, user_
 const FIND_SESSION: &str = "SELECT s.id, u.id, u.name, (u.password_hash IS NULL), u.is_admin \
      FROM sessions s JOIN users u ON u.id = s.user_id \
      WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.banned_at IS NULL";
-
-pub(super) const MESSAGE_COLUMNS: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
-     (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id \
-     FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.author_id";
-
-/// A guest sign-in for the writer: the user and its session.
-#[derive(Debug, Clone)]
-pub(super) struct Guest {
-    pub name: Username,
-    pub token_hash: Vec<u8>,
-    pub address: String,
-    pub now: i64,
-    pub expires_at: i64,
-}
 
 /// The first half of claiming a name, in the claim's transaction.
 async fn release_name(
@@ -326,7 +255,7 @@ impl Store for SqliteStore {
             now,
             expires_at,
         };
-        self.writer.guest(guest).await
+        self.writer.queue().guest(guest).await
     }
 
     async fn find_account(&self, name: &Username) -> Result<Option<Account>, StoreError> {
@@ -591,11 +520,7 @@ impl Store for SqliteStore {
     }
 
     async fn find_room(&self, name: &RoomName) -> Result<Room, StoreError> {
-        let cached = |rooms: &Mutex<HashMap<String, Room>>| {
-            let rooms = rooms.lock().unwrap_or_else(|p| p.into_inner());
-            rooms.get(name.as_str()).cloned()
-        };
-        if let Some(room) = cached(&self.rooms) {
+        if let Some(room) = self.rooms.get(name.as_str()) {
             return Ok(room);
         }
         let row: Option<(String, String)> =
@@ -606,38 +531,25 @@ impl Store for SqliteStore {
         let room = row
             .map(|(name, topic)| Room { name, topic })
             .ok_or(StoreError::RoomNotFound)?;
-        let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
-        rooms.insert(room.name.clone(), room.clone());
+        self.rooms.insert(&room);
         Ok(room)
     }
 
     async fn list_rooms(&self, search: &RoomSearch) -> Result<RoomPage, StoreError> {
-        // One more than asked for, to know whether there is a next page.
-        let fetch = i64::try_from(search.limit.saturating_add(1)).unwrap_or(i64::MAX);
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT name, topic FROM rooms WHERE name > ?1 AND instr(name, ?2) > 0 \
              ORDER BY name LIMIT ?3",
         )
         .bind(&search.after)
         .bind(&search.query)
-        .bind(fetch)
+        .bind(rooms_to_fetch(search.limit))
         .fetch_all(&self.pool)
         .await?;
-        let mut rooms: Vec<Room> = rows
-            .into_iter()
-            .map(|(name, topic)| Room { name, topic })
-            .collect();
-        let next = if rooms.len() > search.limit {
-            rooms.truncate(search.limit);
-            rooms.last().map(|room| room.name.clone())
-        } else {
-            None
-        };
-        Ok(RoomPage { rooms, next })
+        Ok(room_page(rows, search.limit))
     }
 
     fn append(&self, steps: Vec<Step>) -> Pending {
-        Box::pin(self.writer.apply(steps))
+        Box::pin(self.writer.queue().apply(steps))
     }
 
     async fn messages(&self, room: &RoomName, page: Page) -> Result<Vec<Message>, StoreError> {
@@ -696,6 +608,10 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    fn sweeps(&self) -> (SweepPool, CancellationToken) {
+        (SweepPool::Sqlite(self.pool.clone()), self.closing.clone())
     }
 
     /// A query on the pool, and the file opened afresh: connections already

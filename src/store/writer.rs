@@ -32,21 +32,23 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::{Mutex, mpsc};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
-use super::sqlite::{CREATE_GUEST, CREATE_SESSION, Guest, MESSAGE_COLUMNS, RELEASE_NAME};
+use super::shared::{Guest, MESSAGE_COLUMNS, stored};
+use super::sqlite::{CREATE_GUEST, CREATE_SESSION, RELEASE_NAME};
 use super::{Applied, Inserted, NewMessage, Outcome, Step, StoreError};
 use crate::messages::Message;
 use crate::rooms::RoomName;
 use crate::users::User;
 
-/// Work on its way to the writer thread, and where its result goes.
-enum Request {
+/// Work on its way to a writer (this one, or PostgreSQL's in
+/// `pg_writer.rs`), and where its result goes.
+pub(super) enum Request {
     Steps {
         steps: Vec<Step>,
         reply: oneshot::Sender<Applied>,
@@ -58,47 +60,28 @@ enum Request {
 }
 
 /// A request's result before its reply is sent, once the commit is known.
-enum Done {
+pub(super) enum Done {
     Steps(Vec<Result<Outcome, StoreError>>),
     Guest(Result<(User, i64), StoreError>),
 }
 
 /// Most requests in one transaction.
-const MAX_REQUESTS: usize = 1024;
+pub(super) const MAX_REQUESTS: usize = 1024;
 
-/// The handle on the writer thread.
-pub struct Writer {
-    /// `None` once closed; the thread ends when the sender is dropped.
-    tx: Mutex<Option<mpsc::Sender<Request>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+/// The way into a writer: requests queue here in order, and the writer
+/// takes whatever has queued (up to `MAX_REQUESTS`) as one transaction.
+pub(super) struct Queue {
+    /// `None` once closed; the writer ends when the sender is dropped.
+    tx: Mutex<Option<mpsc::UnboundedSender<Request>>>,
 }
 
-impl std::fmt::Debug for Writer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Writer")
-    }
-}
-
-impl Writer {
-    /// Opens the writer's own connection to the (already migrated) database
-    /// file and starts its thread.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        // WAL is a property of the file (the pool set it); these are per connection.
-        conn.execute_batch(
-            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
-        )?;
-        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
-        let (tx, rx) = mpsc::channel::<Request>();
-        let thread = std::thread::Builder::new()
-            .name("banter-writer".into())
-            .spawn(move || serve(conn, &rx))
-            .map_err(|_| StoreError::WriterGone)?;
-        Ok(Self {
+impl Queue {
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<Request>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queue = Self {
             tx: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(thread)),
-        })
+        };
+        (queue, rx)
     }
 
     /// Queues a batch of steps now; the future resolves once it is committed.
@@ -124,10 +107,88 @@ impl Writer {
         tx.send(request).map_err(|_| StoreError::WriterGone)
     }
 
+    /// Stops taking requests: the writer finishes what is queued and ends.
+    pub fn close(&self) {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+/// The first request and whatever queued behind it, up to `MAX_REQUESTS`.
+pub(super) fn batch(first: Request, rx: &mut mpsc::UnboundedReceiver<Request>) -> Vec<Request> {
+    let mut requests = vec![first];
+    while requests.len() < MAX_REQUESTS {
+        match rx.try_recv() {
+            Ok(request) => requests.push(request),
+            Err(_) => break,
+        }
+    }
+    requests
+}
+
+/// Sends each request its result once the batch is committed, or tells
+/// every one that the batch failed (nothing in it was stored).
+pub(super) fn reply_all<E: std::fmt::Display>(
+    requests: Vec<Request>,
+    result: Result<Vec<Done>, E>,
+) {
+    match result {
+        Ok(done) => {
+            for (request, done) in requests.into_iter().zip(done) {
+                request.reply(done);
+            }
+        }
+        Err(err) => {
+            tracing::error!(%err, requests = requests.len(), "a batch could not be stored");
+            for request in requests {
+                request.fail();
+            }
+        }
+    }
+}
+
+/// The handle on the writer thread.
+pub struct Writer {
+    queue: Queue,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+impl Writer {
+    /// Opens the writer's own connection to the (already migrated) database
+    /// file and starts its thread.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // WAL is a property of the file (the pool set it); these are per connection.
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+        let (queue, rx) = Queue::new();
+        let thread = std::thread::Builder::new()
+            .name("banter-writer".into())
+            .spawn(move || serve(conn, rx))
+            .map_err(|_| StoreError::WriterGone)?;
+        Ok(Self {
+            queue,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Where requests queue for the thread.
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
     /// Stops taking batches; the thread finishes the one it has and ends.
     /// Returns the thread to join.
     pub fn close(&self) -> Option<JoinHandle<()>> {
-        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.queue.close();
         self.thread.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
@@ -137,24 +198,12 @@ const FINISH_CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// The size (bytes) the WAL file is cut back to when it starts over.
 const WAL_SIZE_LIMIT: i64 = 16 << 20;
 
-fn serve(mut conn: Connection, rx: &mpsc::Receiver<Request>) {
+fn serve(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Request>) {
     let mut checkpointed = Instant::now();
-    while let Ok(first) = rx.recv() {
-        let mut requests = vec![first];
-        requests.extend(rx.try_iter().take(MAX_REQUESTS - 1));
-        match apply_all(&mut conn, &requests) {
-            Ok(done) => {
-                for (request, done) in requests.into_iter().zip(done) {
-                    request.reply(done);
-                }
-            }
-            Err(err) => {
-                tracing::error!(%err, requests = requests.len(), "a batch could not be stored");
-                for request in requests {
-                    request.fail();
-                }
-            }
-        }
+    while let Some(first) = rx.blocking_recv() {
+        let requests = batch(first, &mut rx);
+        let result = apply_all(&mut conn, &requests);
+        reply_all(requests, result);
         if checkpointed.elapsed() >= FINISH_CHECKPOINT_EVERY && finish_checkpoint(&conn) {
             checkpointed = Instant::now();
         }
@@ -168,18 +217,11 @@ fn serve(mut conn: Connection, rx: &mpsc::Receiver<Request>) {
 fn finish_checkpoint(conn: &Connection) -> bool {
     let started = Instant::now();
     let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, i64>(1)?,
-            row.get::<_, i64>(2)?,
-        ))
+        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
     });
     let took = started.elapsed();
     if took >= SLOW_COMMIT {
-        tracing::warn!(
-            ms = took.as_millis(),
-            "slow checkpoint in the writer (disk)"
-        );
+        tracing::warn!(ms = took.as_millis(), "slow checkpoint in the writer (disk)");
     }
     match result {
         Ok((busy, frames, copied)) => busy == 0 && frames == copied,
@@ -191,7 +233,7 @@ fn finish_checkpoint(conn: &Connection) -> bool {
 }
 
 impl Request {
-    fn writes(&self) -> bool {
+    pub(super) fn writes(&self) -> bool {
         match self {
             Request::Steps { steps, .. } => steps.iter().any(|s| matches!(s, Step::Send(_))),
             Request::Guest { .. } => true,
@@ -239,20 +281,20 @@ fn apply_all(conn: &mut Connection, requests: &[Request]) -> rusqlite::Result<Ve
     }
     let started = Instant::now();
     tx.commit()?;
-    let took = started.elapsed();
-    crate::metrics::get().store_commit_seconds.record(took);
-    if took >= SLOW_COMMIT {
-        tracing::warn!(
-            ms = took.as_millis(),
-            requests = requests.len(),
-            "slow commit (disk)"
-        );
-    }
+    committed(started.elapsed(), requests.len());
     Ok(done)
 }
 
 /// A commit slower than this is logged: every send in it waited that long.
 const SLOW_COMMIT: Duration = Duration::from_millis(50);
+
+/// Counts a commit that took `took`, and logs it if slow.
+pub(super) fn committed(took: Duration, requests: usize) {
+    crate::metrics::get().store_commit_seconds.record(took);
+    if took >= SLOW_COMMIT {
+        tracing::warn!(ms = took.as_millis(), requests, "slow commit (disk)");
+    }
+}
 
 fn apply_steps(
     tx: &Transaction<'_>,
@@ -309,6 +351,12 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages (room_id, author_id, text, cl
 const MUTED_UNTIL: &str = "SELECT m.until FROM mutes m JOIN rooms r ON r.id = m.room_id \
      WHERE r.name = ?1 AND m.user_id = ?2 AND m.until > ?3";
 
+/// The id of the room's latest message, 0 if none (no row if no room): the
+/// `prev` of the next one, read in the transaction that inserts it, which
+/// holds SQLite's one write lock (`messages_room` answers it).
+const LATEST_ID: &str = "SELECT coalesce((SELECT max(m.id) FROM messages m WHERE m.room_id = r.id), 0) \
+     FROM rooms r WHERE r.name = ?1";
+
 /// Stores one message; a database error aborts the whole batch.
 fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outcome, StoreError>> {
     let muted: Option<i64> = tx
@@ -321,6 +369,11 @@ fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outco
         return Ok(Ok(Outcome::Sent(Inserted::Muted { until })));
     }
     let client_id = new.client_id.as_ref().map(|c| c.as_str());
+    let prev: i64 = tx
+        .prepare_cached(LATEST_ID)?
+        .query_row(params![new.room.as_str()], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
     let id: Option<i64> = tx
         .prepare_cached(INSERT_MESSAGE)?
         .query_row(
@@ -335,7 +388,8 @@ fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outco
         )
         .optional()?;
     if let Some(id) = id {
-        return Ok(Ok(Outcome::Sent(Inserted::New(stored(new, id)))));
+        let message = stored(new, id);
+        return Ok(Ok(Outcome::Sent(Inserted::New { message, prev })));
     }
     // Nothing inserted: an earlier message with this client id, or no room.
     let Some(client_id) = client_id else {
@@ -367,18 +421,6 @@ fn latest(
         .collect::<rusqlite::Result<Vec<Message>>>()?;
     messages.reverse();
     Ok(Ok(Outcome::Joined { messages }))
-}
-
-/// The message as stored, without reading it back.
-fn stored(new: &NewMessage, id: i64) -> Message {
-    Message {
-        id,
-        room: new.room.as_str().to_owned(),
-        author: new.author.clone(),
-        text: new.text.as_str().to_owned(),
-        ts: new.ts,
-        client_id: new.client_id.as_ref().map(|c| c.as_str().to_owned()),
-    }
 }
 
 fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {

@@ -3,15 +3,17 @@
 
 import { spawn } from 'node:child_process';
 
-import { BANTER_BIN } from './server.mjs';
+import { BANTER_BIN, databaseArgs } from './server.mjs';
 
 /**
- * Runs `banter admin ARGS --data-dir DIR` with `input` on stdin; resolves
+ * Runs `banter admin ARGS --data-dir DIR` (and, on PostgreSQL, the
+ * `--database-url` of DIR's server) with `input` on stdin; resolves
  * {code, stdout, stderr}. Never rejects on a non-zero exit: tests check it.
  */
-export function adminCli(dataDir, args, input = '') {
+export async function adminCli(dataDir, args, input = '') {
+  const database = await databaseArgs(dataDir);
   return new Promise((resolve, reject) => {
-    const child = spawn(BANTER_BIN, ['admin', '--data-dir', dataDir, ...args], {
+    const child = spawn(BANTER_BIN, ['admin', ...database, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, RUST_LOG: 'error' },
     });

@@ -10,18 +10,21 @@ import path from 'node:path';
 import { test } from 'node:test';
 
 import { assertStrictlyIncreasing, closeAllSockets, emitAck, fullHistory, guestSocket, ok, rname } from './helpers.mjs';
-import { BANTER_BIN, startServer } from './server.mjs';
+import { BANTER_BIN, sqliteOnly, startServer } from './server.mjs';
 
 /** Runs `banter backup`; resolves with {code, stdout, stderr}. */
-function backup(dataDir, file) {
+function backup(dataDir, file, args = []) {
   return new Promise((resolve) => {
-    execFile(BANTER_BIN, ['backup', '--data-dir', dataDir, file], { env: { ...process.env, RUST_LOG: 'warn' } }, (err, stdout, stderr) =>
+    execFile(BANTER_BIN, ['backup', '--data-dir', dataDir, ...args, file], { env: { ...process.env, RUST_LOG: 'warn' } }, (err, stdout, stderr) =>
       resolve({ code: err ? err.code : 0, stdout, stderr }),
     );
   });
 }
 
-test('a backup taken during a send storm restores to a database with every message acknowledged before it began', async (t) => {
+test(
+  'a backup taken during a send storm restores to a database with every message acknowledged before it began',
+  { skip: sqliteOnly('banter backup copies the SQLite file; PostgreSQL is backed up with pg_dump') },
+  async (t) => {
   const server = await startServer();
   const work = await mkdtemp(path.join(tmpdir(), 'banter-backup-'));
   let restored;
@@ -107,5 +110,16 @@ test('a backup of a data directory with no database fails and creates nothing', 
   const done = await backup(path.join(work, 'no-such-dir'), file);
   assert.notEqual(done.code, 0);
   assert.match(done.stderr, /cannot open the database/);
+  await assert.rejects(stat(file));
+});
+
+test('a backup of a PostgreSQL database is refused with a pointer to pg_dump', async (t) => {
+  const work = await mkdtemp(path.join(tmpdir(), 'banter-backup-'));
+  t.after(() => rm(work, { recursive: true, force: true }));
+  const file = path.join(work, 'copy.db');
+  const done = await backup(work, file, ['--database-url', 'postgres://nobody:hunter2@127.0.0.1:5432/nowhere']);
+  assert.notEqual(done.code, 0);
+  assert.match(done.stderr, /pg_dump/);
+  assert.doesNotMatch(done.stderr, /hunter2/, 'the password is not echoed');
   await assert.rejects(stat(file));
 });

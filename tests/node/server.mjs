@@ -9,8 +9,16 @@
 //   await server.dispose();         // kill if running and remove the temp dir
 //
 // The binary comes from $BANTER_BIN, default <repo>/target/debug/banter.
+//
+// With BANTER_TEST_DATABASE=postgres every data directory gets a fresh
+// PostgreSQL schema of its own (on $BANTER_TEST_POSTGRES_URL, default
+// postgres://postgres@127.0.0.1:5432/test), and the server runs on it with
+// --database-url; a restart on the same data directory finds the same
+// schema, and dispose drops it (anything left is dropped at exit). Tests
+// that only make sense on SQLite skip with `{ skip: sqliteOnly('why') }`.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,6 +28,95 @@ import { fileURLToPath } from 'node:url';
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export const BANTER_BIN = process.env.BANTER_BIN || path.join(repoRoot, 'target', 'debug', 'banter');
+
+/** Whether the servers run on PostgreSQL (else on SQLite in their data directory). */
+export const onPostgres = process.env.BANTER_TEST_DATABASE === 'postgres';
+if (!['postgres', 'sqlite', undefined].includes(process.env.BANTER_TEST_DATABASE)) {
+  throw new Error(`BANTER_TEST_DATABASE must be sqlite or postgres, not ${process.env.BANTER_TEST_DATABASE}`);
+}
+const POSTGRES_URL = process.env.BANTER_TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A `skip` option for a test that only makes sense on SQLite: the reason on PostgreSQL, else false. */
+export function sqliteOnly(why) {
+  return onPostgres ? `SQLite only: ${why}` : false;
+}
+
+// Schemas by data directory, while they exist.
+const schemas = new Map();
+
+function psqlArgs(sql) {
+  return ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', POSTGRES_URL, '-c', sql];
+}
+
+/** Runs SQL with psql; resolves with its unaligned output. */
+function psql(sql) {
+  return new Promise((resolve, reject) => {
+    execFile('psql', ['-A', '-t', ...psqlArgs(sql)], (err, stdout, stderr) =>
+      err ? reject(new Error(`psql ${sql}: ${stderr || err.message}`)) : resolve(stdout.trim()),
+    );
+  });
+}
+
+/**
+ * Fails unless the server on `dataDir` really works in its PostgreSQL
+ * schema: its tables are there, and no SQLite file was made beside.
+ */
+async function assertOnPostgres(dataDir) {
+  const schema = schemas.get(dataDir);
+  const tables = await psql(
+    `SELECT count(*) FROM information_schema.tables WHERE table_schema = '${schema}' ` +
+      `AND table_name IN ('users', 'sessions', 'rooms', 'messages', 'revocations')`,
+  );
+  if (tables !== '5') throw new Error(`the server did not migrate into ${schema} (${tables} tables)`);
+  if (existsSync(path.join(dataDir, 'banter.db'))) throw new Error(`a SQLite file appeared in ${dataDir}`);
+}
+
+// Ends the schema's connections (the application name is the schema's) and drops it.
+function dropSql(schema) {
+  return (
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${schema}' ` +
+    `AND pid <> pg_backend_pid(); DROP SCHEMA IF EXISTS ${schema} CASCADE;`
+  );
+}
+
+/**
+ * The arguments that point `banter` (the server or a subcommand) at the
+ * database of `dataDir`: the directory itself, and on PostgreSQL its schema
+ * (made on first use).
+ */
+export async function databaseArgs(dataDir) {
+  if (!onPostgres) return ['--data-dir', dataDir];
+  let schema = schemas.get(dataDir);
+  if (!schema) {
+    schema = `banter_node_${randomBytes(8).toString('hex')}`;
+    await psql(`CREATE SCHEMA ${schema}`);
+    schemas.set(dataDir, schema);
+  }
+  const sep = POSTGRES_URL.includes('?') ? '&' : '?';
+  const url = `${POSTGRES_URL}${sep}options=-c%20search_path%3D${schema}&application_name=${schema}`;
+  return ['--data-dir', dataDir, '--database-url', url];
+}
+
+/** On PostgreSQL, a plain-SQL dump of the schema of `dataDir`'s server (pg_dump). */
+export function dumpDatabase(dataDir) {
+  const schema = schemas.get(dataDir);
+  if (!schema) throw new Error(`no schema for ${dataDir}`);
+  return new Promise((resolve, reject) => {
+    execFile(
+      'pg_dump',
+      ['--schema', schema, '--data-only', '-d', POSTGRES_URL],
+      { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => (err ? reject(new Error(`pg_dump: ${stderr || err.message}`)) : resolve(stdout)),
+    );
+  });
+}
+
+async function dropSchema(dataDir) {
+  const schema = schemas.get(dataDir);
+  if (!schema) return;
+  schemas.delete(dataDir);
+  await psql(dropSql(schema));
+}
 
 // Only a complete line counts: a chunk may end in the middle of the port.
 const READY = /Banter listening on (http:\/\/\S+?)\/?\r?\n/;
@@ -59,6 +156,9 @@ process.on('exit', () => {
     } catch {
       // best effort
     }
+  }
+  for (const schema of schemas.values()) {
+    spawnSync('psql', psqlArgs(dropSql(schema)), { stdio: 'ignore' });
   }
 });
 
@@ -118,7 +218,8 @@ export async function startServer(opts = {}) {
 
     // A test may name its own --bind (e.g. to restart on the same port).
   const bind = args.includes('--bind') ? [] : ['--bind', '127.0.0.1:0'];
-  const child = spawn(BANTER_BIN, [...bind, '--data-dir', dataDir, ...withGenerousLimits(args)], {
+  const database = args.includes('--database-url') ? ['--data-dir', dataDir] : await databaseArgs(dataDir);
+  const child = spawn(BANTER_BIN, [...bind, ...database, ...withGenerousLimits(args)], {
     env: { ...process.env, RUST_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -180,9 +281,12 @@ export async function startServer(opts = {}) {
     if (ownsDir) {
       await rm(dataDir, { recursive: true, force: true });
       ownedDirs.delete(dataDir);
+      await dropSchema(dataDir);
     }
     throw err;
   });
+
+  if (onPostgres && !args.includes('--database-url')) await assertOnPostgres(dataDir);
 
   const server = {
     url,
@@ -233,13 +337,14 @@ export async function startServer(opts = {}) {
       server._ownsDir = false;
       return next;
     },
-    /** Kill if still running and remove the data dir if this helper created it. */
+    /** Kill if still running and remove the data dir (and its schema) if this helper created it. */
     async dispose() {
       await server.kill();
       if (server._ownsDir) {
         server._ownsDir = false;
         await rm(dataDir, { recursive: true, force: true });
         ownedDirs.delete(dataDir);
+        await dropSchema(dataDir);
       }
     },
     _ownsDir: ownsDir,
