@@ -481,7 +481,7 @@ fn prop_page((before, after, limit): (Option<i64>, Option<i64>, Option<i64>)) ->
     let cursor_ok = match (before, after) {
         (Some(_), Some(_)) => false,
         (Some(b), None) => b > 0,
-        (None, Some(a)) => a > 0,
+        (None, Some(a)) => a >= 0,
         (None, None) => true,
     };
     prop_assert_eq!(parsed.is_ok(), limit_ok && cursor_ok, "{:?}", parsed);
