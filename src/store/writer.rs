@@ -217,11 +217,18 @@ fn serve(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Request>) {
 fn finish_checkpoint(conn: &Connection) -> bool {
     let started = Instant::now();
     let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, i64>(2)?,
+        ))
     });
     let took = started.elapsed();
     if took >= SLOW_COMMIT {
-        tracing::warn!(ms = took.as_millis(), "slow checkpoint in the writer (disk)");
+        tracing::warn!(
+            ms = took.as_millis(),
+            "slow checkpoint in the writer (disk)"
+        );
     }
     match result {
         Ok((busy, frames, copied)) => busy == 0 && frames == copied,
