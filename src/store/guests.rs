@@ -109,9 +109,7 @@ where
     P: std::future::Future<Output = bool>,
 {
     let cutoff = now.saturating_sub(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
-    let mut done = Sweep::default();
-
-    done.sessions_ended = delete_in_batches(
+    let sessions_ended = delete_in_batches(
         pool,
         "DELETE FROM sessions WHERE id IN \
          (SELECT id FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
@@ -119,6 +117,10 @@ where
         &pause,
     )
     .await?;
+    let mut done = Sweep {
+        sessions_ended,
+        ..Sweep::default()
+    };
 
     loop {
         let mut tx = pool.begin().await?;
@@ -197,7 +199,13 @@ mod tests {
     #[test]
     fn sweeps_come_at_a_quarter_of_the_grace_within_a_second_and_a_minute() {
         assert_eq!(sweep_every(Duration::from_secs(1)), Duration::from_secs(1));
-        assert_eq!(sweep_every(Duration::from_secs(100)), Duration::from_secs(25));
-        assert_eq!(sweep_every(Duration::from_secs(86_400)), Duration::from_secs(60));
+        assert_eq!(
+            sweep_every(Duration::from_secs(100)),
+            Duration::from_secs(25)
+        );
+        assert_eq!(
+            sweep_every(Duration::from_secs(86_400)),
+            Duration::from_secs(60)
+        );
     }
 }
