@@ -58,7 +58,13 @@ async fn guest(store: &SqliteStore, who: &str, expires_at: i64) -> (User, i64) {
 
 async fn logout(store: &SqliteStore, who: &str) {
     let token = format!("token-{who}");
-    assert!(store.delete_session(token.as_bytes()).await.unwrap().is_some());
+    assert!(
+        store
+            .delete_session(token.as_bytes())
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 async fn say(store: &SqliteStore, author: &User, text: &str) -> i64 {
@@ -70,7 +76,7 @@ async fn say(store: &SqliteStore, author: &User, text: &str) -> i64 {
         ts: now(),
     };
     match store.insert_message(new).await.unwrap() {
-        Inserted::New(m) => m.id,
+        Inserted::New { message, .. } => message.id,
         other => panic!("not stored: {other:?}"),
     }
 }
@@ -87,7 +93,10 @@ async fn departed_guests_are_removed_after_the_grace_period_and_their_messages_k
 
     let early = store.sweep_guests(now(), GRACE).await.unwrap();
     assert_eq!((early.guests_deleted, early.guests_kept_as_names), (0, 0));
-    assert_eq!(store.find_user_by_name(&name("quiet")).await.unwrap(), Some(quiet.clone()));
+    assert_eq!(
+        store.find_user_by_name(&name("quiet")).await.unwrap(),
+        Some(quiet.clone())
+    );
 
     let swept = store.sweep_guests(after_grace(), GRACE).await.unwrap();
     assert_eq!((swept.guests_deleted, swept.guests_kept_as_names), (1, 1));
@@ -105,7 +114,10 @@ async fn departed_guests_are_removed_after_the_grace_period_and_their_messages_k
     // The name is free, and the newcomer is someone else.
     let (newcomer, _) = guest(&store, "wren", now() + DAY_MS).await;
     assert!(newcomer.id > wren.id && newcomer.id > quiet.id);
-    assert_eq!(store.find_user_by_name(&name("WREN")).await.unwrap(), Some(newcomer));
+    assert_eq!(
+        store.find_user_by_name(&name("WREN")).await.unwrap(),
+        Some(newcomer)
+    );
     // A second sweep has nothing left to do.
     let again = store.sweep_guests(after_grace(), GRACE).await.unwrap();
     assert_eq!((again.guests_deleted, again.guests_kept_as_names), (0, 0));
@@ -124,7 +136,11 @@ async fn guests_signed_in_banned_or_muted_and_accounts_are_kept() {
         .await
         .unwrap();
     logout(&store, "Muted").await;
-    let account = store.create_account(&name("Owner"), "hash", now()).await.unwrap().user;
+    let account = store
+        .create_account(&name("Owner"), "hash", now())
+        .await
+        .unwrap()
+        .user;
 
     let swept = store.sweep_guests(after_grace(), GRACE).await.unwrap();
     assert_eq!((swept.guests_deleted, swept.guests_kept_as_names), (0, 0));
@@ -144,7 +160,11 @@ async fn the_sweep_ends_expired_sessions_and_the_grace_period_starts_then() {
     let dir = TempDir::new().unwrap();
     let store = open(&dir).await;
     let (brief, session) = guest(&store, "Brief", now() + 1_000).await;
-    let account = store.create_account(&name("Owner"), "hash", now()).await.unwrap().user;
+    let account = store
+        .create_account(&name("Owner"), "hash", now())
+        .await
+        .unwrap()
+        .user;
     store
         .create_session(account.id, b"owner-1", "10.0.0.1", now(), now() + 1_000)
         .await
@@ -179,7 +199,10 @@ async fn ids_of_removed_guests_and_ended_sessions_are_never_handed_out_again() {
     // give their ids to the next ones.
     let (next, next_session) = guest(&store, "Next", now() + DAY_MS).await;
     assert!(next.id > gone.id, "user id {} reused", next.id);
-    assert!(next_session > gone_session, "session id {next_session} reused");
+    assert!(
+        next_session > gone_session,
+        "session id {next_session} reused"
+    );
 }
 
 #[tokio::test]
@@ -242,7 +265,10 @@ async fn a_database_from_before_the_rebuild_keeps_everything_and_its_sessions_st
     let session = store.find_session(&[0xaa], now()).await.unwrap().unwrap();
     assert_eq!((session.id, session.user.name.as_str()), (7, "Alice"));
     let history = store.messages(&general(), Page::latest(10)).await.unwrap();
-    let texts: Vec<_> = history.iter().map(|m| (m.author.name.as_str(), m.text.as_str())).collect();
+    let texts: Vec<_> = history
+        .iter()
+        .map(|m| (m.author.name.as_str(), m.text.as_str()))
+        .collect();
     assert_eq!(texts, [("Alice", "first"), ("Wren", "second")]);
     // Session 9 ended before the upgrade; its id stays retired.
     let (_, next_session) = guest(&store, "Newcomer", now() + DAY_MS).await;

@@ -55,7 +55,7 @@ async fn say(
 
 fn id(inserted: &Inserted) -> i64 {
     match inserted {
-        Inserted::New(m) | Inserted::Duplicate(m) => m.id,
+        Inserted::New { message: m, .. } | Inserted::Duplicate(m) => m.id,
         Inserted::Muted { .. } => panic!("nobody is muted here"),
     }
 }
@@ -77,7 +77,10 @@ async fn a_resent_client_id_returns_the_stored_message() {
     let general = room("general");
     let first = say(&store, &alice, &general, "hello", Some("c-1")).await;
     let again = say(&store, &alice, &general, "hello again", Some("c-1")).await;
-    let Inserted::New(stored) = first else {
+    let Inserted::New {
+        message: stored, ..
+    } = first
+    else {
         panic!("first send must be new")
     };
     assert_eq!(again, Inserted::Duplicate(stored.clone()));
@@ -92,11 +95,11 @@ async fn the_same_client_id_from_two_authors_is_two_messages() {
     let general = room("general");
     assert!(matches!(
         say(&store, &alice, &general, "hi", Some("x")).await,
-        Inserted::New(_)
+        Inserted::New { .. }
     ));
     assert!(matches!(
         say(&store, &bob, &general, "hi", Some("x")).await,
-        Inserted::New(_)
+        Inserted::New { .. }
     ));
 }
 
@@ -156,7 +159,10 @@ async fn messages_and_rooms_survive_reopening_the_database() {
         .messages(&room("lounge"), Page::latest(10))
         .await
         .unwrap();
-    assert_eq!(Inserted::New(history[0].clone()), stored);
+    let Inserted::New { message, prev } = stored else {
+        panic!("the send must be new")
+    };
+    assert_eq!((history[0].clone(), prev), (message, 0));
 }
 
 #[tokio::test]
@@ -347,4 +353,35 @@ async fn ended_sessions_are_recorded_for_the_server_to_disconnect() {
     let revoked = store.revocations_after(revoked[0].id).await.unwrap();
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].user, Some(alice.id));
+}
+
+/// The id before each new message in its room, as the cross-node relay
+/// needs it: 0 for a room's first, then the room's latest whatever room the
+/// messages between were in, deleted or not, and whichever handle on the
+/// file (another node) stored it.
+#[tokio::test]
+async fn each_new_message_names_the_rooms_message_before_it() {
+    let (dir, store, alice) = with_alice().await;
+    let other_node = open(&dir).await;
+    let (general, other) = (room("general"), room("other"));
+    store.ensure_room(&other, 0).await.unwrap();
+    let prev_of = |inserted: &Inserted| match inserted {
+        Inserted::New { prev, .. } => *prev,
+        other => panic!("not new: {other:?}"),
+    };
+    let first = say(&store, &alice, &general, "one", None).await;
+    assert_eq!(prev_of(&first), 0);
+    let elsewhere = say(&store, &alice, &other, "two", None).await;
+    assert_eq!(prev_of(&elsewhere), 0);
+    let second = say(&other_node, &alice, &general, "three", None).await;
+    assert_eq!(prev_of(&second), id(&first));
+    assert!(store.delete_message(id(&second), 5).await.unwrap());
+    let third = say(&store, &alice, &general, "four", None).await;
+    assert_eq!(prev_of(&third), id(&second));
+    // A resend is no new message: it names no predecessor.
+    let again = say(&store, &alice, &general, "four", Some("c-9")).await;
+    let resent = say(&store, &alice, &general, "four", Some("c-9")).await;
+    assert_eq!(prev_of(&again), id(&third));
+    assert!(matches!(resent, Inserted::Duplicate(_)));
+    other_node.close().await;
 }

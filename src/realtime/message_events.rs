@@ -30,7 +30,9 @@ pub async fn on_send(
     };
     // Broadcast by the sequencer once on disk, before this acknowledgement.
     match conn.core.sequencer.send(new).await? {
-        Inserted::New(message) => Ok(json!({ "ok": true, "message": message, "duplicate": false })),
+        Inserted::New { message, .. } => {
+            Ok(json!({ "ok": true, "message": message, "duplicate": false }))
+        }
         Inserted::Duplicate(message) => {
             Ok(json!({ "ok": true, "message": message, "duplicate": true }))
         }

@@ -6,8 +6,8 @@
 //! one transaction, so the messages that arrive together cost one commit
 //! (one fsync). The realtime sequencer forms the batches.
 
-mod reader;
 pub mod guests;
+mod reader;
 pub mod retention;
 mod sqlite;
 mod writer;
@@ -126,7 +126,13 @@ pub type Pending = Pin<Box<dyn Future<Output = Applied> + Send + 'static>>;
 /// one, or stored nothing because the author is muted in the room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
-    New(Message),
+    /// Stored now. `prev` is the id of the room's message before this one
+    /// (0 if it is the room's first): a node that has delivered `prev` to the
+    /// room delivers this one next.
+    New {
+        message: Message,
+        prev: MessageId,
+    },
     Duplicate(Message),
     /// Muted until this time (ms since the epoch); nothing was stored.
     Muted {

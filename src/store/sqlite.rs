@@ -117,9 +117,12 @@ impl SqliteStore {
 /// check after says whether every reference still holds.
 async fn migrate(options: &SqliteConnectOptions) -> Result<(), StoreError> {
     use sqlx::{Connection, Row};
-    let mut conn = sqlx::SqliteConnection::connect_with(&options.clone().foreign_keys(false)).await?;
+    let mut conn =
+        sqlx::SqliteConnection::connect_with(&options.clone().foreign_keys(false)).await?;
     sqlx::migrate!("./migrations/sqlite").run(&mut conn).await?;
-    let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut conn).await?;
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut conn)
+        .await?;
     for row in &broken {
         let table: String = row.try_get(0)?;
         let parent: String = row.try_get(2)?;

@@ -258,6 +258,12 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages (room_id, author_id, text, cl
      ON CONFLICT (author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING \
      RETURNING id";
 
+/// The id of the room's latest message (0 if none), deleted or not: read in
+/// the write transaction just before the insert, so with one writer at a
+/// time it is the message this one follows in the room.
+const ROOM_HEAD: &str = "SELECT coalesce(max(m.id), 0) FROM messages m \
+     WHERE m.room_id = (SELECT r.id FROM rooms r WHERE r.name = ?1)";
+
 const MUTED_UNTIL: &str = "SELECT m.until FROM mutes m JOIN rooms r ON r.id = m.room_id \
      WHERE r.name = ?1 AND m.user_id = ?2 AND m.until > ?3";
 
@@ -273,6 +279,9 @@ fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outco
         return Ok(Ok(Outcome::Sent(Inserted::Muted { until })));
     }
     let client_id = new.client_id.as_ref().map(|c| c.as_str());
+    let prev: i64 = tx
+        .prepare_cached(ROOM_HEAD)?
+        .query_row(params![new.room.as_str()], |r| r.get(0))?;
     let id: Option<i64> = tx
         .prepare_cached(INSERT_MESSAGE)?
         .query_row(
@@ -287,7 +296,8 @@ fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outco
         )
         .optional()?;
     if let Some(id) = id {
-        return Ok(Ok(Outcome::Sent(Inserted::New(stored(new, id)))));
+        let message = stored(new, id);
+        return Ok(Ok(Outcome::Sent(Inserted::New { message, prev })));
     }
     // Nothing inserted: an earlier message with this client id, or no room.
     let Some(client_id) = client_id else {
