@@ -33,7 +33,23 @@ import { BANTER_BIN } from './server.mjs';
 const run = promisify(execFile);
 
 // Address bans would shut every later guest out: all of them come from 127.0.0.1.
-const ARGS = ['--ban-address-secs', '0'];
+const ARGS = ['--ban-address-secs', '0', '--metrics-bind', '127.0.0.1:0'];
+
+/** A node's metrics now, by sample name (no labels on the bus metrics). */
+async function metricsOf(node) {
+  const found = /Banter metrics on (http:\/\/\S+)\r?\n/.exec(node.stdoutTail());
+  assert.ok(found, `the metrics address on stdout: ${node.stdoutTail()}`);
+  const text = await (await fetch(found[1])).text();
+  const samples = new Map();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+) (\S+)$/.exec(line);
+    if (m && !line.startsWith('#')) samples.set(m[1], Number(m[2]));
+  }
+  return (name) => {
+    assert.ok(samples.has(name), `${name} in the scrape`);
+    return samples.get(name);
+  };
+}
 
 /** Resolves once `check()` is true; fails with `what` after `ms`. */
 async function until(check, what, ms = 10_000) {
@@ -115,6 +131,12 @@ describe('three nodes, one database, one Redis', () => {
         assert.deepEqual(ids(m.inRoom(room)), history, `member ${i} (node ${'ABC'[i % 3]}) in ${room}`);
       }
     }
+    // The bus as node A counts it: frames out and in, none lost, two peers.
+    const metric = await metricsOf(A);
+    assert.ok(metric('banter_bus_frames_published_total') > 0);
+    assert.ok(metric('banter_bus_frames_received_total') > 0);
+    assert.equal(metric('banter_bus_frames_dropped_total'), 0);
+    await until(async () => (await metricsOf(A))('banter_bus_peers') === 2, 'A counts two peers', 5000);
   });
 
   test('a user on two nodes is one member; presence and typing cross nodes', async (t) => {
@@ -263,6 +285,7 @@ describe('three nodes, one database, one Redis', () => {
     const members = await ok(watchA.socket, 'members', { room, limit: 100 });
     const listed = members.members.map((u) => u.id);
     assert.ok(!listed.includes(lost.user.id) && listed.includes(both.user.id) && listed.includes(mover.user.id));
+    assert.ok((await metricsOf(A))('banter_bus_nodes_lost_total') >= 1, 'A counted the lost node');
   });
 
   test('a message the dead node stored but never published still reaches members live', async (t) => {
@@ -282,5 +305,6 @@ describe('three nodes, one database, one Redis', () => {
     await until(() => watcher.inRoom(room).length >= 5, 'the withheld messages arrive once W is found dead', NODE_TIMEOUT_MS + 5000);
     await sleep(200);
     assert.deepEqual(ids(watcher.inRoom(room)), acks.map((a) => a.message.id));
+    assert.ok((await metricsOf(A))('banter_bus_messages_repaired_total') >= 5, 'read from the database, not the bus');
   });
 });
