@@ -481,7 +481,7 @@ fn prop_page((before, after, limit): (Option<i64>, Option<i64>, Option<i64>)) ->
     let cursor_ok = match (before, after) {
         (Some(_), Some(_)) => false,
         (Some(b), None) => b > 0,
-        (None, Some(a)) => a > 0,
+        (None, Some(a)) => a >= 0,
         (None, None) => true,
     };
     prop_assert_eq!(parsed.is_ok(), limit_ok && cursor_ok, "{:?}", parsed);
@@ -618,7 +618,7 @@ fn failing_checks(event: &str, data: &Value, limits: &Limits) -> Vec<Code> {
                 _ => Ok(()),
             }));
             checks.push(after.and_then(|a| match (before, a) {
-                (_, Some(a)) if a <= 0 => Err(Code::InvalidCursor),
+                (_, Some(a)) if a < 0 => Err(Code::InvalidCursor),
                 (Ok(Some(_)), Some(_)) => Err(Code::InvalidCursor),
                 _ => Ok(()),
             }));
