@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
 use crate::client_ip::TrustedProxies;
+use crate::cluster::Bus;
 use crate::config::Config;
 use crate::limits::Limits;
 use crate::origin::OriginPolicy;
@@ -48,6 +49,12 @@ pub enum StartError {
     /// backend Banter has.
     #[error("cannot open the database")]
     Store(#[from] StoreError),
+    /// The settings do not fit together.
+    #[error("{0}")]
+    Config(String),
+    /// Redis could not be reached (`--redis-url`).
+    #[error("cannot join the bus")]
+    Bus(#[from] crate::cluster::BusError),
 }
 
 /// What the socket handlers share. Every field is a cheap-to-clone handle.
@@ -56,6 +63,8 @@ pub struct Core {
     pub store: Arc<dyn Store>,
     pub auth: Auth,
     pub presence: Arc<dyn Presence>,
+    /// The bus to the other nodes, if there are any (`--redis-url`).
+    pub bus: Option<Bus>,
     pub limits: Arc<Limits>,
     pub origins: Arc<OriginPolicy>,
     pub proxies: Arc<TrustedProxies>,
@@ -95,7 +104,15 @@ pub struct AppState {
 impl AppState {
     /// Opens the store and sets up Socket.IO from the configuration.
     pub async fn new(config: &Config) -> Result<Self, StartError> {
+        let bus_config = config.bus().map_err(StartError::Config)?;
         let store = open_store(config).await?;
+        let (bus, inbound) = match bus_config {
+            Some(bus_config) => {
+                let (bus, inbound) = Bus::connect(bus_config).await?;
+                (Some(bus), Some(inbound))
+            }
+            None => (None, None),
+        };
         let (sequencer, queue) = Sequencer::new();
         let (laggards, lagging) = Laggards::new();
         let core = Core {
@@ -104,7 +121,8 @@ impl AppState {
             presence_events: Arc::default(),
             auth: Auth::new(store.clone(), config.guests, config.ban_address_secs),
             store,
-            presence: Arc::new(LocalPresence::default()),
+            presence: Arc::new(LocalPresence::new(bus.clone())),
+            bus,
             limits: Arc::new(config.limits()),
             origins: Arc::new(OriginPolicy::new(
                 config.public_origin.clone(),
@@ -121,6 +139,7 @@ impl AppState {
             core.clone(),
             queue,
             lagging,
+            inbound,
             Duration::from_secs(config.connect_timeout_secs),
         );
         tokio::spawn(realtime::watch_revocations(io.clone(), core.clone()));
@@ -348,6 +367,9 @@ pub async fn run(
         .is_err()
     {
         tracing::warn!("grace period over: some connection workers did not finish");
+    }
+    if let Some(bus) = &core.bus {
+        bus.close().await;
     }
     core.store.close().await;
     tracing::info!("stopped");

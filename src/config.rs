@@ -180,6 +180,35 @@ pub struct Config {
     /// unless set. Fractions are accepted (0.5 is twelve hours).
     #[arg(long, env = "BANTER_RETENTION_DAYS", value_parser = parse_days)]
     pub retention_days: Option<f64>,
+
+    /// Redis (or Valkey) URL, e.g. `redis://127.0.0.1:6379/0`: nodes that
+    /// share one database share room traffic, typing and presence through
+    /// it. Off unless set (one node on its own).
+    #[arg(long, env = "BANTER_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// In front of every Redis key and pub/sub channel Banter uses, so that
+    /// several installs (or test runs) can share one Redis.
+    #[arg(long, env = "BANTER_REDIS_PREFIX", default_value = "banter:")]
+    pub redis_prefix: String,
+
+    /// Milliseconds between this node's heartbeats on the bus.
+    #[arg(long, env = "BANTER_REDIS_HEARTBEAT_MS", default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(50..=10_000))]
+    pub redis_heartbeat_ms: u64,
+
+    /// Milliseconds without a heartbeat after which another node counts as
+    /// dead: its users leave presence (unless they are connected elsewhere)
+    /// and this node catches up its rooms from the database. Must be more
+    /// than twice the heartbeat; with the heartbeat it bounds how long a
+    /// dead node's users stay listed (default 10 s + 2 s).
+    #[arg(long, env = "BANTER_REDIS_NODE_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(150..=25_000))]
+    pub redis_node_timeout_ms: u64,
+
+    /// For tests only: store and acknowledge messages but never publish them
+    /// to the bus (what a node that dies between its commit and its
+    /// publish leaves behind).
+    #[arg(long, hide = true, default_value_t = false)]
+    pub test_withhold_messages: bool,
 }
 
 /// A positive number of days, fractions allowed, at most a thousand years.
@@ -251,6 +280,30 @@ impl Config {
         Duration::from_secs(self.drain_secs)
     }
 
+    /// The cross-node bus settings, if `--redis-url` is set. `Err` says why
+    /// the settings do not fit together.
+    pub fn bus(&self) -> Result<Option<crate::cluster::BusConfig>, String> {
+        let Some(url) = self.redis_url.clone() else {
+            return Ok(None);
+        };
+        if self.redis_node_timeout_ms < 2 * self.redis_heartbeat_ms + 50 {
+            return Err(format!(
+                "--redis-node-timeout-ms ({}) must be more than twice --redis-heartbeat-ms ({})",
+                self.redis_node_timeout_ms, self.redis_heartbeat_ms
+            ));
+        }
+        if self.redis_prefix.is_empty() {
+            return Err("--redis-prefix must not be empty".into());
+        }
+        Ok(Some(crate::cluster::BusConfig {
+            url,
+            prefix: self.redis_prefix.clone(),
+            heartbeat: Duration::from_millis(self.redis_heartbeat_ms),
+            node_timeout: Duration::from_millis(self.redis_node_timeout_ms),
+            withhold_messages: self.test_withhold_messages,
+        }))
+    }
+
     /// Settings for tests and embedding: defaults, a given data directory,
     /// and port 0.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
@@ -295,6 +348,13 @@ impl std::fmt::Debug for Config {
             .field("drain_secs", &self.drain_secs)
             .field("guest_grace_secs", &self.guest_grace_secs)
             .field("retention_days", &self.retention_days)
+            .field(
+                "redis_url",
+                &self.redis_url.as_ref().map(|_| "**redacted**"),
+            )
+            .field("redis_prefix", &self.redis_prefix)
+            .field("redis_heartbeat_ms", &self.redis_heartbeat_ms)
+            .field("redis_node_timeout_ms", &self.redis_node_timeout_ms)
             .finish()
     }
 }
@@ -339,5 +399,27 @@ mod tests {
     fn the_database_url_is_redacted_in_debug_output() {
         let config = Config::parse_from(["banter", "--database-url", "postgres://u:secret@h/db"]);
         assert!(!format!("{config:?}").contains("secret"));
+    }
+
+    #[test]
+    fn the_bus_is_off_by_default_and_its_timings_must_fit() {
+        assert!(Config::parse_from(["banter"]).bus().unwrap().is_none());
+        let on = Config::parse_from(["banter", "--redis-url", "redis://:secret@127.0.0.1/"]);
+        let bus = on.bus().unwrap().unwrap();
+        assert_eq!(bus.prefix, "banter:");
+        assert_eq!(bus.heartbeat, Duration::from_secs(2));
+        assert_eq!(bus.node_timeout, Duration::from_secs(10));
+        assert!(!format!("{on:?}").contains("secret"));
+        let tight = Config::parse_from([
+            "banter",
+            "--redis-url",
+            "redis://127.0.0.1/",
+            "--redis-heartbeat-ms",
+            "1000",
+            "--redis-node-timeout-ms",
+            "1500",
+        ]);
+        assert!(tight.bus().is_err());
+        assert!(Config::try_parse_from(["banter", "--redis-node-timeout-ms", "30000"]).is_err());
     }
 }

@@ -9,6 +9,8 @@
 //! - `realtime`: the Socket.IO events; `http`: the JSON API and the page;
 //! - `error`: the one mapping from errors to codes and statuses;
 //! - `cli`: the command line, and the operator's subcommands;
+//! - `cluster`: the bus between nodes (Redis pub/sub), off unless
+//!   `--redis-url` is set;
 //! - `app`: wiring, `build_app` and `run`, shared by `main` and the tests.
 
 pub mod app;
@@ -16,6 +18,7 @@ pub mod auth;
 pub mod cli;
 pub mod client_ip;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod http;

@@ -1,7 +1,7 @@
 //! Messages: what people say in rooms, and the parsed forms of what a client
 //! sends (text, client id, history cursors).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::limits::{HISTORY_DEFAULT, HISTORY_MAX, Limits};
 use crate::users::User;
@@ -10,7 +10,8 @@ use crate::users::User;
 pub type MessageId = i64;
 
 /// A stored message, as every client sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// (Deserialize: a message another node stored, from the cross-node bus.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub id: MessageId,
     pub room: String,

@@ -51,6 +51,20 @@ pub struct Metrics {
     pub guests_removed: Counter,
     pub store_commit_seconds: Histogram,
     pub ack_seconds: Histogram,
+    /// The bus (`--redis-url`): frames sent, received, and lost on the way
+    /// out (queue full or Redis unreachable: the node resyncs).
+    pub bus_frames_published: Counter,
+    pub bus_frames_received: Counter,
+    pub bus_frames_dropped: Counter,
+    /// Gaps that waited past the bus and were repaired from the database,
+    /// and the messages that came from such reads rather than the bus.
+    pub bus_gaps: Counter,
+    pub bus_messages_repaired: Counter,
+    /// Resyncs this node announced, other nodes declared dead, and the
+    /// other nodes alive now.
+    pub bus_resyncs: Counter,
+    pub bus_nodes_lost: Counter,
+    pub bus_peers: Gauge,
     rate_limited: RateLimited,
     connections_websocket: Gauge,
     connections_polling: Gauge,
@@ -90,6 +104,14 @@ impl Metrics {
             guests_removed: metrics::counter!("banter_guests_removed_total"),
             store_commit_seconds: metrics::histogram!("banter_store_commit_seconds"),
             ack_seconds: metrics::histogram!("banter_ack_seconds"),
+            bus_frames_published: metrics::counter!("banter_bus_frames_published_total"),
+            bus_frames_received: metrics::counter!("banter_bus_frames_received_total"),
+            bus_frames_dropped: metrics::counter!("banter_bus_frames_dropped_total"),
+            bus_gaps: metrics::counter!("banter_bus_gaps_repaired_total"),
+            bus_messages_repaired: metrics::counter!("banter_bus_messages_repaired_total"),
+            bus_resyncs: metrics::counter!("banter_bus_resyncs_total"),
+            bus_nodes_lost: metrics::counter!("banter_bus_nodes_lost_total"),
+            bus_peers: metrics::gauge!("banter_bus_peers"),
             rate_limited: RateLimited {
                 send: limited("send"),
                 join: limited("join"),
@@ -167,6 +189,35 @@ fn describe() {
         "banter_rate_limited_total",
         "Requests refused by the rate limiter, by action"
     );
+    describe_counter!(
+        "banter_bus_frames_published_total",
+        "Frames this node sent on the bus (--redis-url)"
+    );
+    describe_counter!(
+        "banter_bus_frames_received_total",
+        "Frames this node read from the bus, its own included"
+    );
+    describe_counter!(
+        "banter_bus_frames_dropped_total",
+        "Frames lost on the way out (queue full or Redis unreachable); each loss leads to a resync"
+    );
+    describe_counter!(
+        "banter_bus_gaps_repaired_total",
+        "Gaps in a room's messages that the bus did not fill in time and the database did"
+    );
+    describe_counter!(
+        "banter_bus_messages_repaired_total",
+        "Messages delivered from the database rather than the bus (gaps, catch-up)"
+    );
+    describe_counter!(
+        "banter_bus_resyncs_total",
+        "Resyncs this node announced after losing frames"
+    );
+    describe_counter!(
+        "banter_bus_nodes_lost_total",
+        "Other nodes declared dead (no heartbeat within --redis-node-timeout-ms)"
+    );
+    describe_gauge!("banter_bus_peers", "Other nodes heard from on the bus");
     describe_histogram!(
         "banter_store_commit_seconds",
         Unit::Seconds,

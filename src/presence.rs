@@ -1,8 +1,14 @@
 //! Presence: who is in which room right now. A user is in a room while at
-//! least one of their connections has joined it, so two tabs are one member.
+//! least one of their connections has joined it, on any node, so two tabs
+//! are one member wherever they are connected.
 //!
-//! Behind a trait so that several nodes can later share presence through
-//! Redis; `LocalPresence` keeps it in this process's memory.
+//! Each node keeps the whole picture in memory: its own connections, and
+//! what every other node said it has (one user in one room at a time, over
+//! the bus: `cluster::Out::Presence`, numbered so a node that missed one
+//! asks for the sender's full state). Member pages and counts are read here
+//! without a round trip. A node that dies leaves its entries behind until
+//! the others stop hearing its heartbeat (`drop_node`). Without a bus there
+//! are no other nodes and this is plain local presence.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
@@ -10,15 +16,16 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::cluster::{Bus, NodeId, Out};
 use crate::rooms::RoomName;
 use crate::users::{User, UserId};
 
 /// What changed for the room's membership when a connection came or went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
-    /// The user's first connection in the room: tell the others.
+    /// The user's first connection in the room, on any node: tell the others.
     Arrived,
-    /// The user's last connection left: tell the others.
+    /// The user's last connection left, on every node: tell the others.
     Departed,
     /// Another connection of a user already there (or one that was not).
     Unchanged,
@@ -31,7 +38,16 @@ pub struct MemberPage {
     pub count: usize,
 }
 
-/// Room membership, by connection and by user.
+/// A change of the room's membership that another node caused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteChange {
+    pub room: RoomName,
+    pub user: User,
+    /// `Arrived` or `Departed`.
+    pub change: Change,
+}
+
+/// Room membership, by connection and by user, across nodes.
 #[async_trait]
 pub trait Presence: Send + Sync + 'static {
     /// Puts a connection of `user` in `room`.
@@ -50,13 +66,45 @@ pub trait Presence: Send + Sync + 'static {
     async fn count(&self, room: &RoomName) -> usize;
     /// How many distinct users each occupied room has.
     async fn counts(&self) -> HashMap<RoomName, usize>;
+
+    /// Another node says `user` is (or is no longer) in `room` there.
+    fn remote(
+        &self,
+        node: NodeId,
+        room: &RoomName,
+        user: &User,
+        present: bool,
+    ) -> Option<RemoteChange>;
+    /// Another node's whole presence, replacing what it said before.
+    fn replace_node(&self, node: NodeId, rooms: Vec<(RoomName, Vec<User>)>) -> Vec<RemoteChange>;
+    /// Forgets everything another node said (it is gone).
+    fn drop_node(&self, node: NodeId) -> Vec<RemoteChange>;
+    /// This node's latest presence change number.
+    fn seq(&self) -> u64;
+    /// Publishes this node's whole presence (under the lock, so that no
+    /// change overtakes it on the bus).
+    fn publish_full(&self);
 }
 
-/// One room's members: each user's connections, and the users in name order.
+/// One user in one room: their connections here, and the other nodes where
+/// they have at least one.
+struct Member {
+    key: String,
+    user: User,
+    conns: HashSet<String>,
+    nodes: Vec<NodeId>,
+}
+
+impl Member {
+    fn present(&self) -> bool {
+        !self.conns.is_empty() || !self.nodes.is_empty()
+    }
+}
+
+/// One room's members, by id and in name order.
 #[derive(Default)]
 struct Members {
-    /// Each user's name key (to find them in `by_name`) and connections.
-    conns: HashMap<UserId, (String, HashSet<String>)>,
+    users: HashMap<UserId, Member>,
     by_name: BTreeMap<(String, UserId), User>,
 }
 
@@ -64,97 +112,249 @@ struct Members {
 struct State {
     rooms: HashMap<RoomName, Members>,
     conns: HashMap<String, HashSet<RoomName>>,
+    /// This node's presence changes so far.
+    seq: u64,
 }
 
 impl State {
-    /// Removes `conn` from `room`; `None` if it was not there.
-    fn remove(&mut self, room: &RoomName, user: UserId, conn: &str) -> Option<Change> {
-        let members = self.rooms.get_mut(room)?;
-        let (_, conns) = members.conns.get_mut(&user)?;
-        if !conns.remove(conn) {
-            return None;
+    /// The member entry for `user` in `room`, made if new (not yet present).
+    fn entry(&mut self, room: &RoomName, user: &User) -> &mut Member {
+        self.rooms
+            .entry(room.clone())
+            .or_default()
+            .users
+            .entry(user.id)
+            .or_insert_with(|| Member {
+                key: user.name.to_ascii_lowercase(),
+                user: user.clone(),
+                conns: HashSet::new(),
+                nodes: Vec::new(),
+            })
+    }
+
+    /// Lists a member who just became present, in name order.
+    fn listed(&mut self, room: &RoomName, user: UserId) {
+        if let Some(members) = self.rooms.get_mut(room)
+            && let Some(m) = members.users.get(&user)
+        {
+            members
+                .by_name
+                .insert((m.key.clone(), user), m.user.clone());
         }
-        if !conns.is_empty() {
-            return Some(Change::Unchanged);
+    }
+
+    /// Removes the member if nobody anywhere holds them in the room now;
+    /// whether they departed.
+    fn unlist_if_gone(&mut self, room: &RoomName, user: UserId) -> bool {
+        let Some(members) = self.rooms.get_mut(room) else {
+            return false;
+        };
+        let gone = members.users.get(&user).is_some_and(|m| !m.present());
+        if gone && let Some(m) = members.users.remove(&user) {
+            members.by_name.remove(&(m.key, user));
         }
-        if let Some((key, _)) = members.conns.remove(&user) {
-            members.by_name.remove(&(key, user));
-        }
-        if members.conns.is_empty() {
+        if members.users.is_empty() {
             self.rooms.remove(room);
         }
-        Some(Change::Departed)
+        gone
+    }
+
+    /// Removes `conn` from `room`; `None` if it was not there. The user's
+    /// last connection here going is a change to tell the other nodes.
+    fn remove(&mut self, room: &RoomName, user: UserId, conn: &str) -> Option<(Change, bool)> {
+        let members = self.rooms.get_mut(room)?;
+        let member = members.users.get_mut(&user)?;
+        if !member.conns.remove(conn) {
+            return None;
+        }
+        if !member.conns.is_empty() {
+            return Some((Change::Unchanged, false));
+        }
+        let change = if self.unlist_if_gone(room, user) {
+            Change::Departed
+        } else {
+            Change::Unchanged
+        };
+        Some((change, true))
+    }
+
+    /// Sets whether `node` holds `user` in `room`; the change, if any.
+    fn set_remote(
+        &mut self,
+        node: NodeId,
+        room: &RoomName,
+        user: &User,
+        present: bool,
+    ) -> Option<Change> {
+        if present {
+            let member = self.entry(room, user);
+            let was = member.present();
+            if member.nodes.contains(&node) {
+                return None;
+            }
+            member.nodes.push(node);
+            if was {
+                return None;
+            }
+            self.listed(room, user.id);
+            Some(Change::Arrived)
+        } else {
+            let member = self.rooms.get_mut(room)?.users.get_mut(&user.id)?;
+            let before = member.nodes.len();
+            member.nodes.retain(|n| *n != node);
+            if member.nodes.len() == before {
+                return None;
+            }
+            self.unlist_if_gone(room, user.id)
+                .then_some(Change::Departed)
+        }
+    }
+
+    /// Every (room, user) that `node` holds now.
+    fn held_by(&self, node: NodeId) -> Vec<(RoomName, User)> {
+        let mut held = Vec::new();
+        for (room, members) in &self.rooms {
+            for member in members.users.values() {
+                if member.nodes.contains(&node) {
+                    held.push((room.clone(), member.user.clone()));
+                }
+            }
+        }
+        held
+    }
+
+    /// Everyone this node has in each room, by room name.
+    fn local(&self) -> Vec<(String, Vec<User>)> {
+        let mut rooms: Vec<(String, Vec<User>)> = self
+            .rooms
+            .iter()
+            .map(|(room, members)| {
+                let users = members
+                    .users
+                    .values()
+                    .filter(|m| !m.conns.is_empty())
+                    .map(|m| m.user.clone())
+                    .collect::<Vec<_>>();
+                (room.as_str().to_owned(), users)
+            })
+            .filter(|(_, users)| !users.is_empty())
+            .collect();
+        rooms.sort_by(|a, b| a.0.cmp(&b.0));
+        rooms
     }
 }
 
-/// Presence for a single node, in memory. The lock is never held across an
-/// await, so a `std` mutex is the right tool.
+/// Presence in this process's memory, shared with the other nodes over the
+/// bus when there is one. The lock is never held across an await (a
+/// change is queued for the bus without waiting), so a `std` mutex is the
+/// right tool.
 #[derive(Default)]
 pub struct LocalPresence {
     state: Mutex<State>,
+    bus: Option<Bus>,
 }
 
 impl LocalPresence {
-    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+    /// Presence that tells the other nodes on `bus` of this node's changes.
+    pub fn new(bus: Option<Bus>) -> Self {
+        Self {
+            state: Mutex::default(),
+            bus,
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State, Option<&Bus>) -> T) -> T {
         let mut guard = self
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut guard)
+        f(&mut guard, self.bus.as_ref())
     }
+}
+
+/// Tells the other nodes that this node now holds (or no longer holds)
+/// `user` in `room`; numbered under the lock, so in order.
+fn announce(state: &mut State, bus: Option<&Bus>, room: &RoomName, user: &User, present: bool) {
+    let Some(bus) = bus else { return };
+    state.seq += 1;
+    bus.publish(&Out::Presence {
+        node: bus.node(),
+        seq: state.seq,
+        room: room.as_str(),
+        user,
+        present,
+    });
+}
+
+fn user_of(state: &State, room: &RoomName, user: UserId) -> Option<User> {
+    Some(state.rooms.get(room)?.users.get(&user)?.user.clone())
 }
 
 #[async_trait]
 impl Presence for LocalPresence {
     async fn join(&self, room: &RoomName, user: &User, conn: &str) -> Change {
-        self.with(|s| {
+        self.with(|s, bus| {
             s.conns
                 .entry(conn.to_owned())
                 .or_default()
                 .insert(room.clone());
-            let members = s.rooms.entry(room.clone()).or_default();
-            let (key, conns) = members
-                .conns
-                .entry(user.id)
-                .or_insert_with(|| (user.name.to_ascii_lowercase(), HashSet::new()));
-            let first = conns.is_empty();
-            conns.insert(conn.to_owned());
-            if first {
-                members.by_name.insert((key.clone(), user.id), user.clone());
-                Change::Arrived
-            } else {
+            let member = s.entry(room, user);
+            let was = member.present();
+            let first_here = member.conns.is_empty();
+            member.conns.insert(conn.to_owned());
+            if first_here {
+                announce(s, bus, room, user, true);
+            }
+            if was {
                 Change::Unchanged
+            } else {
+                s.listed(room, user.id);
+                Change::Arrived
             }
         })
     }
 
     async fn leave(&self, room: &RoomName, user: UserId, conn: &str) -> Option<Change> {
-        self.with(|s| {
+        self.with(|s, bus| {
             if let Some(rooms) = s.conns.get_mut(conn) {
                 rooms.remove(room);
             }
-            s.remove(room, user, conn)
+            let known = user_of(s, room, user);
+            let (change, last_here) = s.remove(room, user, conn)?;
+            if last_here && let Some(known) = known {
+                announce(s, bus, room, &known, false);
+            }
+            Some(change)
         })
     }
 
     async fn disconnect(&self, user: UserId, conn: &str) -> Vec<RoomName> {
-        self.with(|s| {
+        self.with(|s, bus| {
             let rooms = s.conns.remove(conn).unwrap_or_default();
-            let mut left: Vec<RoomName> = rooms
-                .into_iter()
-                .filter(|room| s.remove(room, user, conn) == Some(Change::Departed))
-                .collect();
+            let mut left = Vec::new();
+            for room in rooms {
+                let known = user_of(s, &room, user);
+                let Some((change, last_here)) = s.remove(&room, user, conn) else {
+                    continue;
+                };
+                if last_here && let Some(known) = known {
+                    announce(s, bus, &room, &known, false);
+                }
+                if change == Change::Departed {
+                    left.push(room);
+                }
+            }
             left.sort();
             left
         })
     }
 
     async fn is_member(&self, room: &RoomName, conn: &str) -> bool {
-        self.with(|s| s.conns.get(conn).is_some_and(|rooms| rooms.contains(room)))
+        self.with(|s, _| s.conns.get(conn).is_some_and(|rooms| rooms.contains(room)))
     }
 
     async fn members(&self, room: &RoomName, after: Option<&str>, limit: usize) -> MemberPage {
-        self.with(|s| {
+        self.with(|s, _| {
             let Some(members) = s.rooms.get(room) else {
                 return MemberPage::default();
             };
@@ -169,22 +369,89 @@ impl Presence for LocalPresence {
                     .take(limit)
                     .map(|(_, user)| user.clone())
                     .collect(),
-                count: members.conns.len(),
+                count: members.by_name.len(),
             }
         })
     }
 
     async fn count(&self, room: &RoomName) -> usize {
-        self.with(|s| s.rooms.get(room).map_or(0, |m| m.conns.len()))
+        self.with(|s, _| s.rooms.get(room).map_or(0, |m| m.by_name.len()))
     }
 
     async fn counts(&self) -> HashMap<RoomName, usize> {
-        self.with(|s| {
+        self.with(|s, _| {
             s.rooms
                 .iter()
-                .map(|(r, m)| (r.clone(), m.conns.len()))
+                .map(|(r, m)| (r.clone(), m.by_name.len()))
+                .filter(|(_, n)| *n > 0)
                 .collect()
         })
+    }
+
+    fn remote(
+        &self,
+        node: NodeId,
+        room: &RoomName,
+        user: &User,
+        present: bool,
+    ) -> Option<RemoteChange> {
+        self.with(|s, _| {
+            let change = s.set_remote(node, room, user, present)?;
+            Some(RemoteChange {
+                room: room.clone(),
+                user: user.clone(),
+                change,
+            })
+        })
+    }
+
+    fn replace_node(&self, node: NodeId, rooms: Vec<(RoomName, Vec<User>)>) -> Vec<RemoteChange> {
+        self.with(|s, _| {
+            let now: HashSet<(RoomName, UserId)> = rooms
+                .iter()
+                .flat_map(|(room, users)| users.iter().map(move |u| (room.clone(), u.id)))
+                .collect();
+            let mut changes = Vec::new();
+            for (room, user) in s.held_by(node) {
+                if !now.contains(&(room.clone(), user.id))
+                    && let Some(change) = s.set_remote(node, &room, &user, false)
+                {
+                    changes.push(RemoteChange { room, user, change });
+                }
+            }
+            for (room, users) in rooms {
+                for user in users {
+                    if let Some(change) = s.set_remote(node, &room, &user, true) {
+                        changes.push(RemoteChange {
+                            room: room.clone(),
+                            user,
+                            change,
+                        });
+                    }
+                }
+            }
+            changes
+        })
+    }
+
+    fn drop_node(&self, node: NodeId) -> Vec<RemoteChange> {
+        self.replace_node(node, Vec::new())
+    }
+
+    fn seq(&self) -> u64 {
+        self.with(|s, _| s.seq)
+    }
+
+    fn publish_full(&self) {
+        self.with(|s, bus| {
+            let Some(bus) = bus else { return };
+            let rooms = s.local();
+            bus.publish(&Out::Full {
+                node: bus.node(),
+                seq: s.seq,
+                rooms: &rooms,
+            });
+        });
     }
 }
 
@@ -253,5 +520,42 @@ mod tests {
         assert!(!p.is_member(&general, "tab2").await);
         assert_eq!(p.leave(&general, 1, "tab1").await, Some(Change::Departed));
         assert!(!p.is_member(&general, "tab1").await);
+    }
+
+    #[tokio::test]
+    async fn a_user_on_two_nodes_is_one_member_until_both_are_gone() {
+        let p = LocalPresence::default();
+        let (general, alice, bob) = (room("general"), user(1, "alice"), user(2, "bob"));
+        let arrived = p.remote(7, &general, &alice, true).unwrap();
+        assert_eq!(arrived.change, Change::Arrived);
+        assert_eq!(p.remote(7, &general, &alice, true), None);
+        // A tab here as well: still one member, nobody is told.
+        assert_eq!(p.join(&general, &alice, "tab").await, Change::Unchanged);
+        assert_eq!(p.count(&general).await, 1);
+        assert_eq!(p.remote(7, &general, &alice, false), None);
+        assert_eq!(p.disconnect(1, "tab").await, vec![general.clone()]);
+        // Another node's members go when it does, each told once.
+        p.remote(8, &general, &alice, true);
+        p.remote(9, &general, &alice, true);
+        p.remote(9, &general, &bob, true);
+        assert_eq!(p.drop_node(8), vec![]);
+        let gone = p.drop_node(9);
+        assert_eq!(gone.len(), 2);
+        assert!(gone.iter().all(|c| c.change == Change::Departed));
+        assert_eq!(p.count(&general).await, 0);
+    }
+
+    #[test]
+    fn a_full_state_replaces_what_the_node_said_before() {
+        let p = LocalPresence::default();
+        let (general, alice, bob) = (room("general"), user(1, "alice"), user(2, "bob"));
+        p.remote(7, &general, &alice, true);
+        let changes = p.replace_node(7, vec![(general.clone(), vec![bob.clone()])]);
+        let summary: Vec<_> = changes.iter().map(|c| (c.user.id, c.change)).collect();
+        assert_eq!(summary, vec![(1, Change::Departed), (2, Change::Arrived)]);
+        assert!(
+            p.replace_node(7, vec![(general.clone(), vec![bob])])
+                .is_empty()
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Users: the people (and guests) who talk in Banter, and the parsed forms of
 //! the names and passwords they give us.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::limits::Limits;
 
@@ -9,7 +9,8 @@ use crate::limits::Limits;
 pub type UserId = i64;
 
 /// A user as every client sees them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// (Deserialize: a message or a presence change from another node.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: UserId,
     pub name: String,

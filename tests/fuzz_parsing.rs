@@ -618,7 +618,7 @@ fn failing_checks(event: &str, data: &Value, limits: &Limits) -> Vec<Code> {
                 _ => Ok(()),
             }));
             checks.push(after.and_then(|a| match (before, a) {
-                (_, Some(a)) if a <= 0 => Err(Code::InvalidCursor),
+                (_, Some(a)) if a < 0 => Err(Code::InvalidCursor),
                 (Ok(Some(_)), Some(_)) => Err(Code::InvalidCursor),
                 _ => Ok(()),
             }));

@@ -15,6 +15,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::connections::Refusal;
 use super::presence_events;
+use super::relay::{self, Relay};
 use super::sequencer::{self, Queue};
 use super::{Adapter, Connection, Place, Slot, SocketIo, SocketRef, delivery, inbox};
 use crate::app::Core;
@@ -47,12 +48,18 @@ pub fn socket_io(
     core: Core,
     queue: Queue,
     lagging: UnboundedReceiver<Sid>,
+    inbound: Option<tokio::sync::mpsc::Receiver<crate::cluster::Inbound>>,
     connect_timeout: Duration,
 ) -> (SocketIoLayer<Adapter>, SocketIo) {
     let max = core.limits.max_packet_bytes;
     let laggards = core.laggards.clone();
     let (store, stop) = (core.store.clone(), core.shutdown.clone());
     let (presence, events) = (core.presence.clone(), core.presence_events.clone());
+    let (bus, relay_input, limits) = (
+        core.bus.clone(),
+        core.sequencer.relay(),
+        core.limits.clone(),
+    );
     let (layer, io) = socketioxide::SocketIo::builder()
         .with_adapter::<Adapter>(laggards.clone())
         // socketioxide applies `max_payload` to long-polling only; the
@@ -76,12 +83,24 @@ pub fn socket_io(
         .build_layer();
     // The last middleware added runs first: authenticate, then open.
     io.ns("/", on_connect.with(open_connection).with(authenticate));
-    let out = sequencer::Out {
+    let out = relay::Out {
         io: io.clone(),
         laggards,
         events: events.clone(),
     };
-    tokio::spawn(sequencer::run(queue, store, out));
+    let relay = Relay::new(out, store.clone(), bus.clone(), relay_input.clone());
+    tokio::spawn(sequencer::run(queue, store, relay));
+    if let (Some(bus), Some(inbound)) = (bus, inbound) {
+        let nodes = super::nodes::Nodes {
+            bus,
+            io: io.clone(),
+            presence: presence.clone(),
+            events: events.clone(),
+            relay: relay_input,
+            limits,
+        };
+        tokio::spawn(super::nodes::run(nodes, inbound, stop.clone()));
+    }
     tokio::spawn(presence_events::run(
         events,
         presence,

@@ -8,8 +8,12 @@
 //! - `command`: client events parsed into typed commands;
 //! - `room_events` (join, leave, typing), `message_events` (send, history),
 //!   `moderation_events` (delete, mute, ban): the handlers;
-//! - `sequencer`: the ordered path of messages and joins: group commit,
-//!   then broadcast in log order;
+//! - `sequencer`: the ordered path of messages to the database: group
+//!   commit;
+//! - `relay`: delivery of every room's messages in id order, exactly once,
+//!   whichever node stored them; joins answered at the room's position;
+//! - `nodes`: the other nodes, heard on the bus (messages, room events,
+//!   presence, heartbeats);
 //! - `delivery`: Banter's socketioxide adapter: fan-out of one encoded
 //!   packet, so a connection that falls behind is disconnected rather than
 //!   skipped;
@@ -22,7 +26,9 @@ mod delivery;
 mod inbox;
 mod message_events;
 mod moderation_events;
+mod nodes;
 mod presence_events;
+mod relay;
 mod room_events;
 mod sequencer;
 
@@ -139,7 +145,8 @@ impl Connection {
         presence_events::announce(&self.io, events, room, user, Change::Left, count, except).await;
     }
 
-    /// Emits an event to a room's connections, less those in `except`.
+    /// Emits an event to a room's connections, less those in `except`, on
+    /// every node.
     pub(super) async fn broadcast<T: Serialize + ?Sized>(
         &self,
         room: &RoomName,
@@ -147,6 +154,9 @@ impl Connection {
         event: &str,
         data: &T,
     ) {
+        if let Some(bus) = &self.core.bus {
+            bus.publish_room_event(room, except.as_deref(), event, data);
+        }
         delivery::to_room(&self.io, room, except, event, data).await;
     }
 }

@@ -3,12 +3,12 @@
 use serde_json::{Value, json};
 use socketioxide::extract::AckSender;
 
-use super::sequencer::JoinReply;
+use super::relay::JoinReply;
 use super::{Adapter, Connection, SocketRef};
 use crate::app::Core;
 use crate::clock::now_ms;
 use crate::error::{Code, Failure};
-use crate::limits::{HISTORY_DEFAULT, MEMBERS_PAGE};
+use crate::limits::MEMBERS_PAGE;
 use crate::presence::Change;
 use crate::ratelimit::Key;
 use crate::rooms::RoomName;
@@ -16,9 +16,9 @@ use crate::store::StoreError;
 use crate::users::Username;
 
 /// Joins a room (creating it on first use) and answers with its members and
-/// latest messages. The ack is sent by the sequencer at the join's place in
-/// the message log: every message stored before is in it, every message
-/// stored after arrives as an event after it.
+/// latest messages. The ack is sent by the relay at the room's delivered
+/// position: every message delivered here before is in it, every message
+/// delivered after arrives as an event after it.
 pub async fn on_join(
     conn: &Connection,
     socket: &SocketRef,
@@ -50,12 +50,12 @@ pub async fn on_join(
         room,
         members: page.members,
         member_count,
-        // Announced by the sequencer right after the ack, before anything
+        // Announced by the relay right after the ack, before anything
         // else reaches the room: a member whose join is answered later
         // must not hear of an arrival that came before its own.
         announce: arrived.then(|| (user.clone(), conn.identity.user_channel())),
     };
-    let joined = core.sequencer.join(name.clone(), HISTORY_DEFAULT, reply);
+    let joined = core.sequencer.join(name.clone(), reply);
     if !joined.await && arrived {
         core.presence.leave(&name, user.id, &conn.sid).await;
     }

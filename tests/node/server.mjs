@@ -1,6 +1,7 @@
 // Starts the real Banter binary for the contract tests.
 //
 //   const server = await startServer({ args: ['--guests', 'false'] });
+//   const node = await startServer({ databaseUrl: 'sqlite:///tmp/x/banter.db' }); // a shared database
 //   server.url        // http://127.0.0.1:PORT
 //   server.dataDir    // the data directory it runs on
 //   await server.stop();            // SIGTERM, then SIGKILL after 5 s
@@ -196,6 +197,8 @@ export function withGenerousLimits(args) {
  * @param {object} [opts]
  * @param {string[]} [opts.args]    extra command line arguments, e.g. ['--guests', 'false']
  * @param {string} [opts.dataDir]   run on this data dir (not removed by dispose) instead of a fresh one
+ * @param {string} [opts.databaseUrl] --database-url (e.g. one SQLite file or PostgreSQL database that
+ *                                  several nodes share); the data dir is then unused but still made
  * @param {Record<string,string>} [opts.env] extra environment (RUST_LOG defaults to warn)
  */
 export async function startServer(opts = {}) {
@@ -218,7 +221,10 @@ export async function startServer(opts = {}) {
 
     // A test may name its own --bind (e.g. to restart on the same port).
   const bind = args.includes('--bind') ? [] : ['--bind', '127.0.0.1:0'];
-  const database = args.includes('--database-url') ? ['--data-dir', dataDir] : await databaseArgs(dataDir);
+  // opts.databaseUrl: several servers on one database (the cluster tests).
+  const database = opts.databaseUrl
+    ? ['--data-dir', dataDir, '--database-url', opts.databaseUrl]
+    : args.includes('--database-url') ? ['--data-dir', dataDir] : await databaseArgs(dataDir);
   const child = spawn(BANTER_BIN, [...bind, ...database, ...withGenerousLimits(args)], {
     env: { ...process.env, RUST_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -332,7 +338,7 @@ export async function startServer(opts = {}) {
      */
     async restart(restartOpts = {}) {
       await server.stop();
-      const next = await startServer({ args, env, ...restartOpts, dataDir });
+      const next = await startServer({ args, env, databaseUrl: opts.databaseUrl, ...restartOpts, dataDir });
       next._ownsDir = server._ownsDir;
       server._ownsDir = false;
       return next;
