@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { startServer } from './server.mjs';
+import { databaseArgs, dropSchema, onPostgres, startServer } from './server.mjs';
 
 const run = promisify(execFile);
 
@@ -71,7 +71,10 @@ export async function startCluster(opts = {}) {
   let databaseUrl = opts.databaseUrl ?? process.env.BANTER_CLUSTER_DATABASE_URL;
   if (!databaseUrl) {
     dir = await mkdtemp(path.join(tmpdir(), 'banter-cluster-'));
-    databaseUrl = `sqlite://${path.join(dir, 'banter.db')}`;
+    // One SQLite file, or (BANTER_TEST_DATABASE=postgres) one PostgreSQL schema.
+    databaseUrl = onPostgres
+      ? (await databaseArgs(dir)).at(-1)
+      : `sqlite://${path.join(dir, 'banter.db')}`;
   }
   const common = ['--redis-url', REDIS_URL, '--redis-prefix', prefix, ...BUS_ARGS, ...(opts.args ?? [])];
   const nodes = [];
@@ -89,7 +92,10 @@ export async function startCluster(opts = {}) {
       for (const node of nodes) await node.dispose();
       const left = await keysUnder(prefix);
       if (left.length > 0) await redisCli('del', ...left);
-      if (dir) await rm(dir, { recursive: true, force: true });
+      if (dir) {
+        await rm(dir, { recursive: true, force: true });
+        if (onPostgres) await dropSchema(dir);
+      }
     },
   };
   try {

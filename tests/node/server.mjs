@@ -112,7 +112,7 @@ export function dumpDatabase(dataDir) {
   });
 }
 
-async function dropSchema(dataDir) {
+export async function dropSchema(dataDir) {
   const schema = schemas.get(dataDir);
   if (!schema) return;
   schemas.delete(dataDir);
@@ -292,7 +292,8 @@ export async function startServer(opts = {}) {
     throw err;
   });
 
-  if (onPostgres && !args.includes('--database-url')) await assertOnPostgres(dataDir);
+  // (A server on a database of the test's choosing, opts.databaseUrl, is checked by that test.)
+  if (onPostgres && !args.includes('--database-url') && !opts.databaseUrl) await assertOnPostgres(dataDir);
 
   const server = {
     url,
