@@ -18,11 +18,12 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Auth;
 use crate::client_ip::TrustedProxies;
 use crate::cluster::Bus;
+use crate::cluster::shared::{self, Shared};
 use crate::config::Config;
 use crate::limits::Limits;
 use crate::origin::OriginPolicy;
 use crate::presence::{LocalPresence, Presence};
-use crate::ratelimit::{Limiter, LocalLimiter};
+use crate::ratelimit::{Limiter, LocalLimiter, SharedLimiter};
 use crate::realtime::{
     self, Adapter, ConnectionCounts, Laggards, PresenceEvents, Sequencer, SocketIo,
 };
@@ -106,13 +107,20 @@ impl AppState {
     pub async fn new(config: &Config) -> Result<Self, StartError> {
         let bus_config = config.bus().map_err(StartError::Config)?;
         let store = open_store(config).await?;
-        let (bus, inbound) = match bus_config {
+        let (bus, inbound, shared) = match bus_config {
             Some(bus_config) => {
                 let (bus, inbound) = Bus::connect(bus_config).await?;
-                (Some(bus), Some(inbound))
+                let shared = Arc::new(Shared::connect(bus.config(), bus.node()).await?);
+                (Some(bus), Some(inbound), Some(shared))
             }
-            None => (None, None),
+            None => (None, None, None),
         };
+        let local = local_limiter(config);
+        let limiter: Arc<dyn Limiter> = match &shared {
+            Some(shared) => Arc::new(SharedLimiter::new(shared.clone(), local)),
+            None => local,
+        };
+        let connections = ConnectionCounts::new(config.max_connections_per_ip, shared.clone());
         let (sequencer, queue) = Sequencer::new();
         let (laggards, lagging) = Laggards::new();
         let core = Core {
@@ -129,8 +137,8 @@ impl AppState {
                 config.allowed_origins.clone(),
             )),
             proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
-            limiter: local_limiter(config),
-            connections: ConnectionCounts::new(config.max_connections_per_ip),
+            limiter,
+            connections,
             workers: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             draining: Arc::default(),
@@ -143,6 +151,15 @@ impl AppState {
             Duration::from_secs(config.connect_timeout_secs),
         );
         tokio::spawn(realtime::watch_revocations(io.clone(), core.clone()));
+        if let (Some(shared), Some(bus)) = (shared, &core.bus) {
+            let connections = core.connections.clone();
+            tokio::spawn(shared::keep_alive(
+                shared,
+                bus.config().heartbeat,
+                move || connections.snapshot(),
+                core.shutdown.clone(),
+            ));
+        }
         Ok(Self {
             core,
             io,
@@ -155,7 +172,7 @@ impl AppState {
 }
 
 /// The in-memory limiter, with a task that forgets idle keys every minute.
-fn local_limiter(config: &Config) -> Arc<dyn Limiter> {
+fn local_limiter(config: &Config) -> Arc<LocalLimiter> {
     let limiter = Arc::new(LocalLimiter::new(config.rates()));
     let weak = Arc::downgrade(&limiter);
     tokio::spawn(async move {

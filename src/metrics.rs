@@ -65,6 +65,9 @@ pub struct Metrics {
     pub bus_resyncs: Counter,
     pub bus_nodes_lost: Counter,
     pub bus_peers: Gauge,
+    /// Checks of a shared limit or count that Redis did not answer in
+    /// time, so this node's own counts stood in.
+    pub shared_fallbacks: Counter,
     rate_limited: RateLimited,
     connections_websocket: Gauge,
     connections_polling: Gauge,
@@ -112,6 +115,7 @@ impl Metrics {
             bus_resyncs: metrics::counter!("banter_bus_resyncs_total"),
             bus_nodes_lost: metrics::counter!("banter_bus_nodes_lost_total"),
             bus_peers: metrics::gauge!("banter_bus_peers"),
+            shared_fallbacks: metrics::counter!("banter_shared_fallbacks_total"),
             rate_limited: RateLimited {
                 send: limited("send"),
                 join: limited("join"),
@@ -218,6 +222,10 @@ fn describe() {
         "Other nodes declared dead (no heartbeat within --redis-node-timeout-ms)"
     );
     describe_gauge!("banter_bus_peers", "Other nodes heard from on the bus");
+    describe_counter!(
+        "banter_shared_fallbacks_total",
+        "Shared rate limits and connection caps that Redis did not answer in time, so this node's own counts stood in"
+    );
     describe_histogram!(
         "banter_store_commit_seconds",
         Unit::Seconds,

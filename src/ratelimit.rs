@@ -1,18 +1,22 @@
 //! Rate limits: how often one user, account or address may do a thing.
 //!
 //! Each kind of action has a `Rate` (a burst, refilled at so many per
-//! minute; the GCRA algorithm from `governor`). Behind a trait so that
-//! several nodes can later share the counts through Redis.
+//! minute; the GCRA algorithm from `governor`). Behind a trait: with
+//! `--redis-url` the nodes share the counts through Redis
+//! (`SharedLimiter`, `cluster::shared`).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
+use crate::cluster::shared::Shared;
 use crate::rooms::RoomName;
 use crate::users::UserId;
 
@@ -82,6 +86,24 @@ pub enum Key {
     Read(UserId),
 }
 
+impl Key {
+    /// The key's name in Redis (under `<prefix>rate:`): the action, then
+    /// whose. Unambiguous: a user id is a number, and `/` is in no address.
+    pub fn name(&self) -> String {
+        match self {
+            Key::Send(user) => format!("send:{user}"),
+            Key::Join(user) => format!("join:{user}"),
+            Key::Typing(user, room) => format!("typing:{user}:{}", room.as_str()),
+            Key::Auth(ip) => format!("auth:{ip}"),
+            Key::Login(ip, name) => format!("login:{ip}/{name}"),
+            Key::Handshake(ip) => format!("handshake:{ip}"),
+            Key::RoomCreate(user) => format!("room_create:{user}"),
+            Key::RoomCreateFrom(ip) => format!("room_create_from:{ip}"),
+            Key::Read(user) => format!("read:{user}"),
+        }
+    }
+}
+
 /// The rate for each kind of key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rates {
@@ -94,6 +116,23 @@ pub struct Rates {
     pub room_create: Rate,
     pub room_create_from: Rate,
     pub read: Rate,
+}
+
+impl Rates {
+    /// The rate that applies to `key`.
+    pub fn of(&self, key: &Key) -> Rate {
+        match key {
+            Key::Send(_) => self.send,
+            Key::Join(_) => self.join,
+            Key::Typing(..) => self.typing,
+            Key::Auth(_) => self.auth,
+            Key::Login(..) => self.login,
+            Key::Handshake(_) => self.handshake,
+            Key::RoomCreate(_) => self.room_create,
+            Key::RoomCreateFrom(_) => self.room_create_from,
+            Key::Read(_) => self.read,
+        }
+    }
 }
 
 /// Counts actions and says when one must wait.
@@ -171,15 +210,46 @@ impl LocalLimiter {
             limiter.shrink_to_fit();
         }
     }
+
+    /// Counts the action if it may happen now, else says how long until it
+    /// may; not counted as a refusal in the metrics.
+    fn count(&self, key: &Key) -> Result<(), Duration> {
+        self.limiter(key)
+            .check_key(key)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
 }
 
 #[async_trait]
 impl Limiter for LocalLimiter {
     async fn check(&self, key: Key) -> Result<(), Duration> {
-        self.limiter(&key).check_key(&key).map_err(|not_until| {
-            crate::metrics::get().rate_limited(&key);
-            not_until.wait_time_from(DefaultClock::default().now())
-        })
+        self.count(&key)
+            .inspect_err(|_| crate::metrics::get().rate_limited(&key))
+    }
+}
+
+/// Limits every node counts together, in Redis; this node's own limiter
+/// (the same rates, counting what this node sees) stands in while Redis
+/// does not answer.
+pub struct SharedLimiter {
+    shared: Arc<Shared>,
+    local: Arc<LocalLimiter>,
+}
+
+impl SharedLimiter {
+    pub fn new(shared: Arc<Shared>, local: Arc<LocalLimiter>) -> Self {
+        Self { shared, local }
+    }
+}
+
+#[async_trait]
+impl Limiter for SharedLimiter {
+    async fn check(&self, key: Key) -> Result<(), Duration> {
+        // This node's own count is kept in step, to stand in at once.
+        let own = self.local.count(&key);
+        let rate = self.local.rates().of(&key);
+        let verdict = self.shared.check(&key, rate).await.unwrap_or(own);
+        verdict.inspect_err(|_| crate::metrics::get().rate_limited(&key))
     }
 }
 

@@ -21,6 +21,7 @@
 //! Why not socketioxide-redis: see `docs/architecture.md` ("The bus").
 
 pub mod frame;
+pub mod shared;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

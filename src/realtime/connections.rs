@@ -13,6 +13,10 @@
 //! that says why (what official clients show); the session is closed at once
 //! by the client or after `--connect-timeout-secs`. Past that allowance too,
 //! the handshake itself gets an HTTP error.
+//!
+//! With `--redis-url` the cap holds for all the nodes together: a place is
+//! taken here and then in Redis (`cluster::shared`); the allowance for
+//! refused sessions stays per node (it only carries the refusal's reason).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,6 +28,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::Core;
+use crate::cluster::shared::Shared;
 use crate::error::{Code, Failure};
 use crate::ratelimit::Key;
 
@@ -38,6 +43,15 @@ pub struct Counter {
 pub struct Place {
     counts: Counter,
     ip: IpAddr,
+    /// Where the other nodes count it, if they do.
+    shared: Option<Mirror>,
+}
+
+/// A place's count in Redis.
+struct Mirror {
+    shared: Arc<Shared>,
+    /// Whether Redis counted it (it did not answer when the place was taken).
+    counted: bool,
 }
 
 impl Counter {
@@ -66,7 +80,13 @@ impl Counter {
         admitted.then(|| Place {
             counts: self.clone(),
             ip,
+            shared: None,
         })
+    }
+
+    /// The open places per address, for Redis's copy.
+    pub fn snapshot(&self) -> Vec<(IpAddr, usize)> {
+        self.with(|counts| counts.iter().map(|(ip, n)| (*ip, *n)).collect())
     }
 
     /// Places held by `ip` now.
@@ -85,6 +105,16 @@ impl Drop for Place {
                 }
             }
         });
+        let Some(mirror) = self.shared.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if mirror.counted => {
+                let ip = self.ip;
+                runtime.spawn(async move { mirror.shared.give_back(ip).await });
+            }
+            _ => mirror.shared.mark_stale(),
+        }
     }
 }
 
@@ -93,14 +123,41 @@ impl Drop for Place {
 pub struct ConnectionCounts {
     open: Counter,
     refused: Counter,
+    /// The other nodes' counts (`--redis-url`).
+    shared: Option<Arc<Shared>>,
 }
 
 impl ConnectionCounts {
-    pub fn new(max: usize) -> Self {
+    pub fn new(max: usize, shared: Option<Arc<Shared>>) -> Self {
         Self {
             open: Counter::new(max),
             refused: Counter::new(max),
+            shared,
         }
+    }
+
+    /// This node's open places per address.
+    pub fn snapshot(&self) -> Vec<(IpAddr, usize)> {
+        self.open.snapshot()
+    }
+
+    /// A place for one more session from `ip`, under the cap on this node
+    /// and, with Redis, on all of them together (this node's own count
+    /// alone while Redis does not answer).
+    async fn admit(&self, ip: IpAddr) -> Option<Place> {
+        let mut place = self.open.acquire(ip)?;
+        if let Some(shared) = &self.shared {
+            let counted = match shared.take(ip, self.open.max).await {
+                Some(true) => true,
+                Some(false) => return None,
+                None => false,
+            };
+            place.shared = Some(Mirror {
+                shared: shared.clone(),
+                counted,
+            });
+        }
+        Some(place)
     }
 }
 
@@ -147,8 +204,8 @@ pub async fn count_sessions(State(core): State<Core>, req: Request, next: Next) 
         Err(Refusal::RateLimited)
     } else {
         core.connections
-            .open
-            .acquire(ip)
+            .admit(ip)
+            .await
             .ok_or(Refusal::TooManyConnections)
     };
     match verdict {

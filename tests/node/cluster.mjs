@@ -63,6 +63,7 @@ export async function keysUnder(prefix) {
  * @param {number} [opts.nodes]        how many nodes (3)
  * @param {string[]} [opts.args]       extra arguments for every node
  * @param {string} [opts.databaseUrl]  the shared database (see above)
+ * @param {string} [opts.redisUrl]     --redis-url (REDIS_URL; e.g. a proxy to it that a test can cut)
  */
 export async function startCluster(opts = {}) {
   await requireRedis();
@@ -76,7 +77,7 @@ export async function startCluster(opts = {}) {
       ? (await databaseArgs(dir)).at(-1)
       : `sqlite://${path.join(dir, 'banter.db')}`;
   }
-  const common = ['--redis-url', REDIS_URL, '--redis-prefix', prefix, ...BUS_ARGS, ...(opts.args ?? [])];
+  const common = ['--redis-url', opts.redisUrl ?? REDIS_URL, '--redis-prefix', prefix, ...BUS_ARGS, ...(opts.args ?? [])];
   const nodes = [];
   const cluster = {
     prefix,
