@@ -594,3 +594,52 @@ async fn on_postgres_two_nodes_sending_to_one_room_commit_in_id_order() {
         "the reader catching up missed or repeated a message"
     );
 }
+
+/// A batch that waits on a lock another connection holds (a node hung in
+/// the middle of its transaction) fails after PostgreSQL's `lock_timeout`
+/// (5 s, set on every connection Banter opens) with an error, instead of
+/// holding every later send; once the lock is gone the writer goes on, and
+/// what was stored before is intact.
+#[tokio::test]
+async fn on_postgres_a_send_stuck_on_a_lock_fails_in_bounded_time_and_the_next_one_works() {
+    use sqlx::Connection;
+    let db = TestDb::new(Backend::Postgres).await;
+    let (store, alice) = with_alice(&db).await;
+    let general = room("general");
+    say(&store, &alice, &general, "before", None).await;
+
+    let mut other = sqlx::PgConnection::connect(&db.url()).await.unwrap();
+    let mut hung = other.begin().await.unwrap();
+    sqlx::query("SELECT id FROM rooms WHERE name = $1 FOR UPDATE")
+        .bind(general.as_str())
+        .fetch_one(&mut *hung)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let stuck = store
+        .insert_message(message(&alice, &general, "stuck", None))
+        .await;
+    let waited = started.elapsed();
+    assert!(matches!(stuck, Err(StoreError::BatchFailed)), "{stuck:?}");
+    assert!(
+        waited >= std::time::Duration::from_secs(4) && waited < std::time::Duration::from_secs(10),
+        "failed after {waited:?}, not after the 5 s lock timeout"
+    );
+
+    hung.rollback().await.unwrap();
+    say(&store, &alice, &general, "after", None).await;
+    let texts: Vec<String> = store
+        .messages(
+            &general,
+            Page {
+                cursor: Cursor::After(0),
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, ["before", "after"]);
+}

@@ -79,6 +79,10 @@ impl PgWriter {
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 /// How long connecting (or a ping after a failed batch) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one batch may take before the writer gives its connection up:
+/// past the server's own statement and lock timeouts (`postgres.rs`), so
+/// it only fires when the server or the network hangs.
+const BATCH_TIMEOUT: Duration = Duration::from_secs(15);
 
 async fn serve(
     options: PgConnectOptions,
@@ -112,7 +116,15 @@ async fn serve(
             reply_all(requests, Err("no connection to the database"));
             continue;
         };
-        let mut result = apply_all(open, &requests).await;
+        let Ok(mut result) = timeout(BATCH_TIMEOUT, apply_all(open, &requests)).await else {
+            // The server or the network hangs: give the connection up (the
+            // server rolls back what it had) and tell everyone in the batch.
+            tracing::warn!("a batch got no answer from the database in time; reconnecting");
+            conn = None;
+            lost_at = None;
+            reply_all(requests, Err("the database did not answer in time"));
+            continue;
+        };
         if result.as_ref().is_err_and(is_transient) {
             // Rolled back whole, so it can run again as it was.
             tracing::info!("a batch met a deadlock with another node's: trying it again");

@@ -54,6 +54,7 @@ impl PgStore {
 
     /// `connect`, with the options already parsed.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let options = with_timeouts(options);
         let pool = PgPoolOptions::new()
             .max_connections(POOL_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -70,6 +71,26 @@ impl PgStore {
             rooms: RoomCache::default(),
         })
     }
+}
+
+/// Every connection's bounds on waiting, unless the URL sets its own
+/// (`?options=-c statement_timeout=…`): no statement runs longer than 10 s,
+/// none waits more than 5 s for a lock (another node's batch holds a room
+/// row for one commit, milliseconds), and a connection left idle inside a
+/// transaction (a node that hung mid-batch) is closed by the server after
+/// 30 s, releasing its locks for the other nodes.
+const TIMEOUTS: [(&str, &str); 3] = [
+    ("statement_timeout", "10s"),
+    ("lock_timeout", "5s"),
+    ("idle_in_transaction_session_timeout", "30s"),
+];
+
+fn with_timeouts(options: PgConnectOptions) -> PgConnectOptions {
+    let given = options.get_options().unwrap_or("").to_owned();
+    let missing = TIMEOUTS
+        .into_iter()
+        .filter(|(name, _)| !given.contains(name));
+    options.options(missing)
 }
 
 /// Lets go of a name held by a guest who no longer needs it: no live
