@@ -3,7 +3,8 @@
 // file paths replaced, see nginx.mjs), Banter listens on loopback with
 // --trusted-proxies and --public-origin. Through it: the page chats over
 // WebSocket, a polling-only client works, the session cookie is Secure, and
-// Banter sees each client's own address, from the proxy only.
+// Banter sees each client's own address, from the proxy only. The same
+// file in front of two nodes: deploy-cluster.test.mjs.
 //
 // Chromium accepts the test certificate through
 // --ignore-certificate-errors-spki-list, naming its one key: a certificate
@@ -13,12 +14,21 @@
 // with full verification.
 
 import assert from 'node:assert/strict';
-import https from 'node:https';
 import { after, before, test } from 'node:test';
 
 import { api, closeAllSockets, connect, ok, sessionCookie, uname, waitFor } from '../node/helpers.mjs';
-import { expectMessageOnce, guestViaUi, joinRoom, launchBrowser, openPage, send, startServer } from './helpers.mjs';
-import { freePort, startNginx } from './nginx.mjs';
+import {
+  assertOnlyWebSocket,
+  expectMessageOnce,
+  guestViaUi,
+  joinRoom,
+  launchBrowser,
+  openPage,
+  send,
+  startServer,
+  watchSocketIo,
+} from './helpers.mjs';
+import { behindNginx, freePort, startNginx } from './nginx.mjs';
 
 let server;
 let proxy;
@@ -29,8 +39,7 @@ before(async () => {
   const httpsPort = await freePort();
   server = await startServer({
     args: [
-      '--trusted-proxies', '127.0.0.1',
-      '--public-origin', `https://127.0.0.1:${httpsPort}`,
+      ...behindNginx(httpsPort),
       // the observable for the client address: three sign-ins per address,
       // then none for a minute (longer than this file runs)
       '--auth-rate', '3:1',
@@ -38,7 +47,7 @@ before(async () => {
   });
   upstream = new URL(server.url).host;
   proxy = await startNginx({ httpsPort, upstreams: [upstream] });
-  browser = await launchBrowser({ args: [`--ignore-certificate-errors-spki-list=${proxy.spki}`] });
+  browser = await launchBrowser({ args: proxy.chromiumArgs });
 });
 
 after(async () => {
@@ -60,20 +69,6 @@ function guestFrom(localAddress, { base = proxy.url, headers = {} } = {}) {
 /** An access log line: `request` (a regex) answered `status` by the Banter node. */
 function logLine(request, status) {
   return new RegExp(`"${request} HTTP/1\\.1" ${status} .* upstream=${upstream.replace(/\./g, '\\.')} `);
-}
-
-/** The page's Socket.IO traffic: WebSockets opened (with their received frames) and polling requests. */
-function watchSocketIo(page) {
-  const seen = { websockets: [], polls: [] };
-  page.on('websocket', (ws) => {
-    const entry = { url: ws.url(), received: [] };
-    ws.on('framereceived', ({ payload }) => entry.received.push(String(payload)));
-    seen.websockets.push(entry);
-  });
-  page.on('request', (request) => {
-    if (request.url().includes('transport=polling')) seen.polls.push(request.url());
-  });
-  return seen;
 }
 
 test('the page loads over HTTPS and chats through nginx over WebSocket, with a Secure cookie', async () => {
@@ -99,15 +94,8 @@ test('the page loads over HTTPS and chats through nginx over WebSocket, with a S
   await expectMessageOnce(a, 'And back again');
 
   // over WebSocket, the message as a frame on it, and never long-polling
-  const socketUrl = `${proxy.url.replace('https:', 'wss:')}/socket.io/?EIO=4&transport=websocket`;
-  for (const [who, seen, heard] of [['alice', seenA, 'And back again'], ['bob', seenB, 'Hello over wss, through nginx']]) {
-    assert.deepEqual(seen.websockets.map((ws) => ws.url), [socketUrl], `${who}'s sockets`);
-    assert.ok(
-      seen.websockets[0].received.some((frame) => frame.startsWith('42["message"') && frame.includes(heard)),
-      `${who} got "${heard}" as a WebSocket frame: ${JSON.stringify(seen.websockets[0].received)}`,
-    );
-    assert.deepEqual(seen.polls, [], `${who} made no long-polling request`);
-  }
+  assertOnlyWebSocket(seenA, proxy.url, 'And back again', 'alice');
+  assertOnlyWebSocket(seenB, proxy.url, 'Hello over wss, through nginx', 'bob');
 
   // the session cookie, as set through nginx: Secure (HTTPS, said by the trusted proxy)
   const [cookie] = (await alice.context.cookies()).filter((c) => c.name === 'banter_session');
@@ -187,46 +175,4 @@ test('Banter limits each client by its own address through nginx, and ignores X-
   // forged X-Forwarded-For every time, and still one address's limit
   const direct = (i) => () => guestFrom('127.0.0.3', { base: server.url, headers: { 'x-forwarded-for': `203.0.113.${i}` } });
   assert.deepEqual(await statuses([1, 2, 3, 4, 5].map(direct)), [201, 201, 201, 429, 429]);
-});
-
-test('a second node is one more server line, and every long-polling client sticks to one node', async (t) => {
-  // Two nodes that share nothing yet (the shared store and bus come with
-  // issue #9), so this shows nginx's routing only: a session made on one node
-  // is unknown to the other, and an Engine.IO session lives in the memory of
-  // the node that opened it, so a request routed elsewhere fails.
-  const nodes = await Promise.all([0, 1].map(() => startServer({ args: ['--trusted-proxies', '127.0.0.1'] })));
-  t.after(() => Promise.all(nodes.map((node) => node.dispose())));
-  const hosts = nodes.map((node) => new URL(node.url).host);
-  const pair = await startNginx({ httpsPort: await freePort(), upstreams: hosts });
-  t.after(() => pair.dispose());
-
-  // clients from 24 addresses: all on one of the two nodes by chance in fewer than one run in 10^5
-  const addresses = Array.from({ length: 24 }, (_, i) => `127.0.1.${i + 1}`);
-  await Promise.all(addresses.map(async (address) => {
-    const signedIn = await api(pair.url, '/api/auth/guest', {
-      json: { name: uname('s') },
-      request: { ca: pair.ca, localAddress: address },
-    });
-    assert.equal(signedIn.status, 201, signedIn.text);
-    // the polling requests from that address too
-    const agent = new https.Agent({ ca: pair.ca, localAddress: address, keepAlive: true });
-    t.after(() => agent.destroy());
-    const socket = await connect(pair.url, signedIn.body.token, { transports: ['polling'], agent }, t);
-    const room = `sticky-${address.replaceAll('.', '-')}`;
-    await ok(socket, 'join', { room });
-    const echo = waitFor(socket, 'message', (m) => m.text === 'still on my node');
-    await ok(socket, 'send', { room, text: 'still on my node' });
-    await echo;
-  }));
-
-  // nginx's log: each client's requests all went to one node, and the
-  // clients are spread over both
-  const nodeOf = new Map();
-  for (const line of (await pair.accessLog()).split('\n').filter(Boolean)) {
-    const [, client, node] = /^(\S+) .* upstream=(\S+) /.exec(line) ?? assert.fail(`log line: ${line}`);
-    nodeOf.set(client, [...new Set([...(nodeOf.get(client) ?? []), node])]);
-  }
-  assert.deepEqual([...nodeOf.keys()].sort(), [...addresses].sort(), 'every client is in the log');
-  for (const [client, used] of nodeOf) assert.equal(used.length, 1, `${client} went to ${used}`);
-  assert.deepEqual([...new Set([...nodeOf.values()].flat())].sort(), [...hosts].sort(), 'both nodes served clients');
 });

@@ -146,3 +146,32 @@ export async function screenshot(page, name) {
   await page.waitForTimeout(250); // let drawer transitions finish
   await page.screenshot({ path: path.join(screenshotDir, `${name}.png`) });
 }
+
+/** The page's Socket.IO traffic: WebSockets opened (with their received frames) and polling requests. */
+export function watchSocketIo(page) {
+  const seen = { websockets: [], polls: [] };
+  page.on('websocket', (ws) => {
+    const entry = { url: ws.url(), received: [] };
+    ws.on('framereceived', ({ payload }) => entry.received.push(String(payload)));
+    seen.websockets.push(entry);
+  });
+  page.on('request', (request) => {
+    if (request.url().includes('transport=polling')) seen.polls.push(request.url());
+  });
+  return seen;
+}
+
+/**
+ * What watchSocketIo saw is one WebSocket to `baseUrl`'s Socket.IO (the
+ * page's only socket), on which `heard` arrived as a message frame, and no
+ * long-polling request at all.
+ */
+export function assertOnlyWebSocket(seen, baseUrl, heard, who) {
+  const socketUrl = `${baseUrl.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
+  assert.deepEqual(seen.websockets.map((ws) => ws.url), [socketUrl], `${who}'s sockets`);
+  assert.ok(
+    seen.websockets[0].received.some((frame) => frame.startsWith('42["message"') && frame.includes(heard)),
+    `${who} got "${heard}" as a WebSocket frame: ${JSON.stringify(seen.websockets[0].received)}`,
+  );
+  assert.deepEqual(seen.polls, [], `${who} made no long-polling request`);
+}

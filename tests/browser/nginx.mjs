@@ -6,9 +6,12 @@
 //
 //   const port = await freePort();
 //   const proxy = await startNginx({ httpsPort: port, upstreams: ['127.0.0.1:4000'] });
+//   await startNginx({ httpsPort, upstreams, edit: (site) => ... })  // a variant of the sample (a counter-example)
 //   proxy.url                 // https://127.0.0.1:PORT
 //   proxy.httpUrl             // http://127.0.0.1:OTHER (the redirect server)
 //   proxy.ca, proxy.spki      // the CA's PEM; the server key's SHA-256 SPKI hash
+//   launchBrowser({ args: proxy.chromiumArgs })  // Chromium accepting that one key
+//   startServer({ args: [...behindNginx(port)] })  // the node flags docs/deploy.md gives
 //   await proxy.waitForLog(/" 101 /);
 //   await proxy.dispose();    // stop nginx, remove its directory
 
@@ -31,6 +34,15 @@ export const SITE_FILE = path.join(repoRoot, 'deploy', 'nginx', 'banter.conf');
 const START_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 5_000;
 const run = promisify(execFile);
+
+/**
+ * The flags docs/deploy.md gives a node behind this nginx: trust it
+ * (127.0.0.1) for the client's address and scheme, and accept the page's
+ * origin, https://127.0.0.1:httpsPort.
+ */
+export function behindNginx(httpsPort) {
+  return ['--trusted-proxies', '127.0.0.1', '--public-origin', `https://127.0.0.1:${httpsPort}`];
+}
 
 /** A TCP port free on 127.0.0.1 just now (nginx cannot be given port 0). */
 export function freePort() {
@@ -96,9 +108,10 @@ export function substitute(text, replacements) {
 /**
  * Starts nginx on `httpsPort` (and a free port for plain HTTP) in front of
  * `upstreams` (host:port of Banter nodes: the sample's one `server` line
- * becomes one line per node).
+ * becomes one line per node). `edit`, if given, changes the site file after
+ * that: only for a test's counter-example, never for the sample under test.
  */
-export async function startNginx({ httpsPort, upstreams }) {
+export async function startNginx({ httpsPort, upstreams, edit = (site) => site }) {
   if (!existsSync(NGINX_BIN)) {
     throw new Error(`nginx not found at ${NGINX_BIN}: install Debian's nginx package (scripts/test does) or set NGINX_PATH`);
   }
@@ -122,7 +135,7 @@ export async function startNginx({ httpsPort, upstreams }) {
       ['/var/log/nginx/banter.access.log', file('access.log')],
       ['/var/log/nginx/banter.error.log', file('banter-error.log')],
     ]);
-    await writeFile(file('banter.conf'), site);
+    await writeFile(file('banter.conf'), edit(site));
     await mkdir(file('temp'));
     // What Debian's /etc/nginx/nginx.conf would give the site file, in
     // this directory: one process in the foreground (so that killing it
@@ -169,6 +182,8 @@ http {
       httpUrl: `http://127.0.0.1:${httpPort}`,
       ca: certs.ca,
       spki: certs.spki,
+      /** Chromium switches: accept the certificate with this one key (and refuse any other as usual). */
+      chromiumArgs: [`--ignore-certificate-errors-spki-list=${certs.spki}`],
       accessLog: () => readFile(file('access.log'), 'utf8'),
       /** Resolves with the access log once a line matches `pattern` (nginx writes a line when a request ends). */
       async waitForLog(pattern, timeoutMs = 5_000) {

@@ -4,13 +4,15 @@
 //   const cluster = await startCluster({ nodes: 3 });
 //   cluster.nodes        // [server, ...] as startServer returns them
 //   cluster.prefix       // this run's --redis-prefix
+//   (await metricsOf(cluster.nodes[0]))('banter_bus_peers')  // a node's /metrics (--metrics-bind)
 //   await cluster.add({ args: [...] })   // one more node on the same database and bus
 //   await cluster.dispose()              // every node killed, database and Redis keys removed
 //
 // The database: BANTER_CLUSTER_DATABASE_URL if set (another backend, e.g.
 // PostgreSQL, made and cleaned up by whoever sets it), else one SQLite file
 // in a temp dir that every node opens (WAL: one writer at a time across the
-// processes). Redis: BANTER_TEST_REDIS_URL, default redis://127.0.0.1:6379;
+// processes), or with BANTER_TEST_DATABASE=postgres (or `postgres: true`)
+// one PostgreSQL schema of the cluster's own. Redis: BANTER_TEST_REDIS_URL, default redis://127.0.0.1:6379;
 // each cluster has its own key prefix, and its keys are removed at the end.
 //
 // Heartbeats are shortened (BUS_ARGS) so that a dead node is noticed in
@@ -23,7 +25,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { databaseArgs, dropSchema, onPostgres, startServer } from './server.mjs';
+import assert from 'node:assert/strict';
+import { dropSchema, onPostgres, postgresUrl, startServer } from './server.mjs';
 
 const run = promisify(execFile);
 
@@ -59,11 +62,32 @@ export async function keysUnder(prefix) {
 }
 
 /**
+ * A node's metrics now, by sample name with its labels as in the scrape
+ * (`banter_connections_open{transport="polling"}`); the node must run with
+ * `--metrics-bind`. Resolves a getter that fails on a name not scraped.
+ */
+export async function metricsOf(node) {
+  const found = /Banter metrics on (http:\/\/\S+)\r?\n/.exec(node.stdoutTail());
+  assert.ok(found, `the metrics address on stdout: ${node.stdoutTail()}`);
+  const text = await (await fetch(found[1])).text();
+  const samples = new Map();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+) (\S+)$/.exec(line);
+    if (m && !line.startsWith('#')) samples.set(m[1], Number(m[2]));
+  }
+  return (name) => {
+    assert.ok(samples.has(name), `${name} in the scrape`);
+    return samples.get(name);
+  };
+}
+
+/**
  * @param {object} [opts]
  * @param {number} [opts.nodes]        how many nodes (3)
  * @param {string[]} [opts.args]       extra arguments for every node
  * @param {string} [opts.databaseUrl]  the shared database (see above)
  * @param {string} [opts.redisUrl]     --redis-url (REDIS_URL; e.g. a proxy to it that a test can cut)
+ * @param {boolean} [opts.postgres]    a PostgreSQL schema of its own, whatever BANTER_TEST_DATABASE says
  */
 export async function startCluster(opts = {}) {
   await requireRedis();
@@ -72,9 +96,9 @@ export async function startCluster(opts = {}) {
   let databaseUrl = opts.databaseUrl ?? process.env.BANTER_CLUSTER_DATABASE_URL;
   if (!databaseUrl) {
     dir = await mkdtemp(path.join(tmpdir(), 'banter-cluster-'));
-    // One SQLite file, or (BANTER_TEST_DATABASE=postgres) one PostgreSQL schema.
-    databaseUrl = onPostgres
-      ? (await databaseArgs(dir)).at(-1)
+    // One SQLite file, or one PostgreSQL schema.
+    databaseUrl = (opts.postgres ?? onPostgres)
+      ? await postgresUrl(dir)
       : `sqlite://${path.join(dir, 'banter.db')}`;
   }
   const common = ['--redis-url', opts.redisUrl ?? REDIS_URL, '--redis-prefix', prefix, ...BUS_ARGS, ...(opts.args ?? [])];
@@ -95,7 +119,7 @@ export async function startCluster(opts = {}) {
       if (left.length > 0) await redisCli('del', ...left);
       if (dir) {
         await rm(dir, { recursive: true, force: true });
-        if (onPostgres) await dropSchema(dir);
+        await dropSchema(dir); // (nothing to drop on SQLite)
       }
     },
   };

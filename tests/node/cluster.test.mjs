@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { HEARTBEAT_MS, NODE_TIMEOUT_MS, keysUnder, startCluster } from './cluster.mjs';
+import { HEARTBEAT_MS, NODE_TIMEOUT_MS, keysUnder, metricsOf, startCluster } from './cluster.mjs';
 import {
   api,
   assertStrictlyIncreasing,
@@ -26,6 +26,7 @@ import {
   rname,
   sleep,
   uname,
+  until,
   waitForDisconnect,
 } from './helpers.mjs';
 import { BANTER_BIN } from './server.mjs';
@@ -34,31 +35,6 @@ const run = promisify(execFile);
 
 // Address bans would shut every later guest out: all of them come from 127.0.0.1.
 const ARGS = ['--ban-address-secs', '0', '--metrics-bind', '127.0.0.1:0'];
-
-/** A node's metrics now, by sample name (no labels on the bus metrics). */
-async function metricsOf(node) {
-  const found = /Banter metrics on (http:\/\/\S+)\r?\n/.exec(node.stdoutTail());
-  assert.ok(found, `the metrics address on stdout: ${node.stdoutTail()}`);
-  const text = await (await fetch(found[1])).text();
-  const samples = new Map();
-  for (const line of text.split('\n')) {
-    const m = /^(\S+) (\S+)$/.exec(line);
-    if (m && !line.startsWith('#')) samples.set(m[1], Number(m[2]));
-  }
-  return (name) => {
-    assert.ok(samples.has(name), `${name} in the scrape`);
-    return samples.get(name);
-  };
-}
-
-/** Resolves once `check()` is true; fails with `what` after `ms`. */
-async function until(check, what, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`timed out after ${ms} ms: ${what}`);
-    await sleep(25);
-  }
-}
 
 /** Every message of `room` in the database, oldest first (`history after`, page by page). */
 async function stored(socket, room) {

@@ -11,6 +11,15 @@ export const PASSWORD = 'correct-horse-battery';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Resolves once `check()` is true; fails with `what` after `ms`. */
+export async function until(check, what, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) assert.fail(`timed out after ${ms} ms: ${what}`);
+    await sleep(25);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Names
 

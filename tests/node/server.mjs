@@ -87,6 +87,15 @@ function dropSql(schema) {
  */
 export async function databaseArgs(dataDir) {
   if (!onPostgres) return ['--data-dir', dataDir];
+  return ['--data-dir', dataDir, '--database-url', await postgresUrl(dataDir)];
+}
+
+/**
+ * The URL of `dataDir`'s PostgreSQL schema (made on first use, dropped by
+ * dropSchema or at exit), whatever BANTER_TEST_DATABASE says: for tests
+ * that need PostgreSQL itself (several nodes behind nginx).
+ */
+export async function postgresUrl(dataDir) {
   let schema = schemas.get(dataDir);
   if (!schema) {
     schema = `banter_node_${randomBytes(8).toString('hex')}`;
@@ -94,8 +103,7 @@ export async function databaseArgs(dataDir) {
     schemas.set(dataDir, schema);
   }
   const sep = POSTGRES_URL.includes('?') ? '&' : '?';
-  const url = `${POSTGRES_URL}${sep}options=-c%20search_path%3D${schema}&application_name=${schema}`;
-  return ['--data-dir', dataDir, '--database-url', url];
+  return `${POSTGRES_URL}${sep}options=-c%20search_path%3D${schema}&application_name=${schema}`;
 }
 
 /** On PostgreSQL, a plain-SQL dump of the schema of `dataDir`'s server (pg_dump). */
