@@ -289,9 +289,6 @@ impl Relay {
                 Ok(Outcome::Sent(other)) => {
                     let _ = waiter.done.send(Ok(other));
                 }
-                Ok(Outcome::Joined { .. }) => {
-                    let _ = waiter.done.send(Err(StoreError::WriterGone));
-                }
                 Err(err) => {
                     let _ = waiter.done.send(Err(err));
                 }

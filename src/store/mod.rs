@@ -157,15 +157,12 @@ pub enum Step {
     /// the same transaction, so a send costs no other query) or already
     /// stored one with the same client id.
     Send(NewMessage),
-    /// Read a room's latest `limit` messages as of this point in the log.
-    Join { room: RoomName, limit: i64 },
 }
 
 /// What one step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Sent(Inserted),
-    Joined { messages: Vec<Message> },
 }
 
 /// A batch's result: the outer error means nothing in it was stored; the

@@ -33,7 +33,6 @@ use super::shared::{Guest, MESSAGE_COLUMNS, MessageRow, stored};
 use super::writer::{Done, Queue, Request, batch, committed, reply_all};
 use super::{Inserted, NewMessage, Outcome, Step, StoreError};
 use crate::messages::Message;
-use crate::rooms::RoomName;
 use crate::users::User;
 
 /// The handle on the writer task.
@@ -193,7 +192,6 @@ async fn apply_in(
                 for step in steps {
                     outcomes.push(match step {
                         Step::Send(new) => send(tx, &mut rooms, new).await?,
-                        Step::Join { room, limit } => latest(tx, room, *limit).await?,
                     });
                 }
                 Done::Steps(outcomes)
@@ -224,9 +222,8 @@ async fn lock_rooms(
             Request::Guest { .. } => None,
         })
         .flatten()
-        .filter_map(|step| match step {
-            Step::Send(new) => Some(new.room.as_str()),
-            Step::Join { .. } => None,
+        .map(|step| match step {
+            Step::Send(new) => new.room.as_str(),
         })
         .collect();
     if names.is_empty() {
@@ -306,24 +303,6 @@ async fn send(
     Ok(earlier
         .map(|m| Outcome::Sent(Inserted::Duplicate(Message::from(m))))
         .ok_or(StoreError::RoomNotFound))
-}
-
-/// The room's latest `limit` messages, oldest first.
-async fn latest(
-    tx: &mut PgTransaction<'_>,
-    room: &RoomName,
-    limit: i64,
-) -> Result<Result<Outcome, StoreError>, sqlx::Error> {
-    let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "{MESSAGE_COLUMNS} WHERE r.name = $1 AND m.deleted_at IS NULL \
-         ORDER BY m.id DESC LIMIT $2"
-    ))
-    .bind(room.as_str())
-    .bind(limit)
-    .fetch_all(&mut **tx)
-    .await?;
-    let messages = rows.into_iter().rev().map(Message::from).collect();
-    Ok(Ok(Outcome::Joined { messages }))
 }
 
 /// A guest and its session; `NameTaken` if the name is not free: stale

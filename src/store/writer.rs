@@ -43,7 +43,6 @@ use super::shared::{Guest, MESSAGE_COLUMNS, stored};
 use super::sqlite::{CREATE_GUEST, CREATE_SESSION, RELEASE_NAME};
 use super::{Applied, Inserted, NewMessage, Outcome, Step, StoreError};
 use crate::messages::Message;
-use crate::rooms::RoomName;
 use crate::users::User;
 
 /// Work on its way to a writer (this one, or PostgreSQL's in
@@ -311,7 +310,6 @@ fn apply_steps(
         .iter()
         .map(|step| match step {
             Step::Send(new) => send(tx, new),
-            Step::Join { room, limit } => latest(tx, room, *limit),
         })
         .collect()
 }
@@ -411,23 +409,6 @@ fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outco
     Ok(earlier
         .map(|m| Outcome::Sent(Inserted::Duplicate(m)))
         .ok_or(StoreError::RoomNotFound))
-}
-
-/// The room's latest `limit` messages, oldest first.
-fn latest(
-    tx: &Transaction<'_>,
-    room: &RoomName,
-    limit: i64,
-) -> rusqlite::Result<Result<Outcome, StoreError>> {
-    let mut messages = tx
-        .prepare_cached(&format!(
-            "{MESSAGE_COLUMNS} WHERE r.name = ?1 AND m.deleted_at IS NULL \
-             ORDER BY m.id DESC LIMIT ?2"
-        ))?
-        .query_map(params![room.as_str(), limit], message_row)?
-        .collect::<rusqlite::Result<Vec<Message>>>()?;
-    messages.reverse();
-    Ok(Ok(Outcome::Joined { messages }))
 }
 
 fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
