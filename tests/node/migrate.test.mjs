@@ -207,7 +207,9 @@ async function until(what, check, timeoutMs = 15_000) {
 
 const skip = onPostgres ? 'runs in the SQLite pass: it moves a SQLite install to PostgreSQL itself' : false;
 
-describe('banter migrate-data', { skip }, () => {
+// The seeding sends 10,000 messages and the tests run the binary many times:
+// more than the suite's default 60 s per test on a loaded machine.
+describe('banter migrate-data', { skip, timeout: 600_000 }, () => {
   let dir;
   let db;
   const schemas = [];
@@ -315,7 +317,7 @@ describe('banter migrate-data', { skip }, () => {
     const [largest] = await sq(db, 'SELECT (SELECT max(id) FROM users) AS users, (SELECT max(id) FROM sessions) AS sessions');
     assert.ok(marks.users > largest.users && marks.sessions > largest.sessions, 'the source has ids used and gone');
     seeded.marks = marks;
-  });
+  }, { timeout: 180_000 });
 
   after(async () => {
     closeAllSockets();
@@ -329,7 +331,7 @@ describe('banter migrate-data', { skip }, () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test('moves every table row for row, and a server on PostgreSQL goes on where SQLite stopped', async (t) => {
+  test('moves every table row for row, and a server on PostgreSQL goes on where SQLite stopped', { timeout: 180_000 }, async (t) => {
     const schema = await freshSchema();
     const to = schemaUrl(schema);
     const first = await migrateData(`sqlite://${db}`, to);
@@ -399,7 +401,7 @@ describe('banter migrate-data', { skip }, () => {
     assert.deepStrictEqual(await dumpPostgres(schema, 'users'), before);
   });
 
-  test('a run killed with SIGKILL among the messages resumes where it stopped and ends identical', async () => {
+  test('a run killed with SIGKILL among the messages resumes where it stopped and ends identical', { timeout: 180_000 }, async () => {
     const schema = await freshSchema();
     const to = schemaUrl(schema);
     let killedAt = 0;
@@ -439,6 +441,25 @@ describe('banter migrate-data', { skip }, () => {
     assert.match(r.stderr, /users row id 1 differs in name/);
     assert.equal(await pg(schema, 'SELECT count(*) FROM users'), '1');
     assert.equal(await pg(schema, 'SELECT count(*) FROM rooms'), '1', 'no room was added to the other install');
+  });
+
+  test('a run while a server writes the source fails and says so', { timeout: 180_000 }, async (t) => {
+    // On a copy (banter backup), with a server running on it that takes a
+    // new account while the run reads.
+    const copyDir = await mkdtemp(path.join(tmpdir(), 'banter-migrate-live-'));
+    t.after(() => rm(copyDir, { recursive: true, force: true }));
+    const copy = path.join(copyDir, 'banter.db');
+    await run(BANTER_BIN, ['backup', '--data-dir', dir, copy]);
+    const live = await startServer({ dataDir: copyDir, databaseUrl: `sqlite://${copy}` });
+    t.after(() => live.dispose());
+    const schema = await freshSchema();
+    let wrote;
+    const r = await migrateData(`sqlite://${copy}`, schemaUrl(schema), ['--test-pause-ms', '200'], (line) => {
+      if (/^users: \d+ of \d+$/.test(line)) wrote ??= register(live.url, uname('late'));
+    });
+    await wrote;
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /the source database changed while it was copied: is a server still running on it\?/);
   });
 
   test('a wrong source or target is refused with a clear message', async () => {
