@@ -1,9 +1,11 @@
 //! The command line: with no subcommand `banter` serves (every flag of
-//! `Config`); the subcommands are the operator's tools, and work on the
-//! database a server uses, while it runs.
+//! `Config`); the subcommands are the operator's tools. `admin` and
+//! `backup` work on the database a server uses, while it runs;
+//! `migrate-data` moves a stopped server's SQLite database to PostgreSQL.
 
 pub mod admin;
 pub mod backup;
+pub mod migrate;
 
 use std::path::PathBuf;
 
@@ -33,6 +35,9 @@ pub enum Command {
     Admin(admin::Admin),
     /// A consistent copy of the database, taken while the server runs.
     Backup(backup::Backup),
+    /// Moves a SQLite install (stopped) to PostgreSQL: users, sessions,
+    /// rooms, moderation and history.
+    MigrateData(migrate::MigrateData),
 }
 
 /// Which database a subcommand works on: the same settings, flags and
@@ -62,5 +67,6 @@ pub async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Admin(admin) => admin.run().await,
         Command::Backup(backup) => backup.run().await,
+        Command::MigrateData(migrate) => migrate.run().await,
     }
 }

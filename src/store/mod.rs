@@ -15,6 +15,7 @@ pub mod retention;
 mod shared;
 mod sqlite;
 pub mod sweeps;
+pub mod transfer;
 mod writer;
 
 use std::future::Future;

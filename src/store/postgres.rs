@@ -60,9 +60,9 @@ impl PgStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await?;
-        // sqlx holds an advisory lock while it migrates: nodes starting
-        // together migrate once.
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let mut conn = pool.acquire().await?;
+        migrate(&mut conn).await?;
+        drop(conn);
         let writer = Arc::new(PgWriter::open(options).await?);
         Ok(Self {
             pool,
@@ -91,6 +91,14 @@ fn with_timeouts(options: PgConnectOptions) -> PgConnectOptions {
         .into_iter()
         .filter(|(name, _)| !given.contains(name));
     options.options(missing)
+}
+
+/// Applies the PostgreSQL migrations. sqlx holds an advisory lock while it
+/// migrates: nodes starting together (and `banter migrate-data`) migrate
+/// once.
+pub(super) async fn migrate(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    sqlx::migrate!("./migrations/postgres").run(conn).await?;
+    Ok(())
 }
 
 /// Lets go of a name held by a guest who no longer needs it: no live
