@@ -123,9 +123,9 @@ async fn each_new_message_names_the_rooms_message_before_it(db: TestDb) {
     let outcomes = store.append(steps).await.unwrap();
     let sent: Vec<Inserted> = outcomes
         .into_iter()
-        .map(|outcome| match outcome.unwrap() {
-            Outcome::Sent(inserted) => inserted,
-            other => panic!("not sent: {other:?}"),
+        .map(|outcome| {
+            let Outcome::Sent(inserted) = outcome.unwrap();
+            inserted
         })
         .collect();
     assert_eq!(prev(&sent[0]), id(&d));
