@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { adminOk } from '../node/admin-cli.mjs';
 import { startServer } from '../node/server.mjs';
 
 export { startServer };
@@ -118,6 +119,17 @@ export async function registerViaUi(page, name, password) {
   await page.getByLabel('Name', { exact: true }).fill(name);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Create account' }).click();
+  await waitConnected(page);
+}
+
+/**
+ * Registers, then has the operator make the account an admin (`banter
+ * admin grant-admin`) and reloads so the page picks it up.
+ */
+export async function registerAdminViaUi(page, server, name, password) {
+  await registerViaUi(page, name, password);
+  await adminOk(server.dataDir, ['grant-admin', name]);
+  await page.reload();
   await waitConnected(page);
 }
 

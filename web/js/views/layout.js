@@ -63,12 +63,15 @@ export function createLayout(store, { onClose }) {
   WIDE.addEventListener('change', () => { membersToggled = false; sync(); });
   MEDIUM.addEventListener('change', () => { roomsOpen = false; sync(); });
 
+  // The name starts with what the button shows (the badge's number), so
+  // speech input can say it too.
   function renderUnread() {
     const total = store.unreadTotal;
     const shown = total > 99 ? '99+' : String(total);
     const badge = byId('rooms-badge');
     badge.hidden = total === 0;
     badge.textContent = shown;
+    roomsButton.setAttribute('aria-label', total > 0 ? `${shown} unread, rooms` : 'Rooms');
     document.title = total > 0 ? `(${total}) Banter` : 'Banter';
   }
 

@@ -31,6 +31,7 @@ export function createMembersView(store, { admin, onMute, onBan, onMore }) {
   const list = byId('member-list');
   const total = byId('members-total');
   const count = byId('members-count');
+  const toggle = byId('toggle-members');
   const more = byId('members-more');
   const moreButton = byId('members-more-btn');
   const shown = byId('members-shown');
@@ -79,7 +80,8 @@ export function createMembersView(store, { admin, onMute, onBan, onMore }) {
     /** @param {number} minutes */
     const mute = (minutes) => run(user, () => onMute(roomName, user, minutes));
     return [
-      button(`Mute ${MUTE_MINUTES} min`, () => mute(MUTE_MINUTES), { 'aria-label': `Mute ${user.name} for ${MUTE_MINUTES} minutes` }),
+      // The names start with the visible text, then say who.
+      button(`Mute ${MUTE_MINUTES} min`, () => mute(MUTE_MINUTES), { 'aria-label': `Mute ${MUTE_MINUTES} min, ${user.name}` }),
       button('Unmute', () => mute(0), { 'aria-label': `Unmute ${user.name}` }),
       button('Ban', () => set(user, { step: 'confirm' }, 'confirm'), { className: 'mini-btn danger', 'aria-label': `Ban ${user.name}` }),
     ];
@@ -151,6 +153,8 @@ export function createMembersView(store, { admin, onMute, onBan, onMore }) {
     update(members);
     total.textContent = `— ${room.memberCount}`;
     count.textContent = String(room.memberCount);
+    // the name starts with the number the button shows, then says which panel it opens
+    toggle.setAttribute('aria-label', `${room.memberCount} online, members`);
     more.hidden = room.memberCount <= members.length;
     shown.textContent = `${members.length} of ${room.memberCount} shown`;
     // aria-disabled, not disabled: a disabled button would drop the focus

@@ -8,7 +8,7 @@
 // Grouping (a message continues the one before it: same author, within
 // five minutes) and day separators depend on neighbours; when an insert or
 // a deletion changes them, the node's `cont` class flips in place. Day
-// separators are keyed by the item they head.
+// separators are list items too, keyed by the item they head.
 //
 // Text from users only ever goes in as text nodes (linkify builds links
 // from parsed URLs); nothing here touches innerHTML.
@@ -43,7 +43,7 @@ export function createMessageList(list, { me, canDelete, actions }) {
   /** @param {Line} line */
   function build(line) {
     if (line.kind === 'day') {
-      return el('li', { className: 'day', role: 'separator' }, el('span', {}, formatDay(line.ts)));
+      return el('li', { className: 'day' }, el('span', {}, formatDay(line.ts)));
     }
     if (line.kind === 'notice') {
       return el('li', { className: 'notice' }, line.text, ' ',

@@ -56,19 +56,20 @@ export function createRoomsView(store, { onOpen, onJoin, onLeave, onSearch, onMo
     if (name) join(name);
   });
 
+  // The name is the room's and its count as shown ("general 3 unread"):
+  // the visible text, in order, then what the number means.
   /** @param {import('../state.js').Room} room @param {string | null} current */
   function roomButton(room, current) {
-    const label = room.unread > 0 ? `${room.name}, ${room.unread} unread` : room.name;
     return el('button', {
       type: 'button',
       className: 'room-btn',
       'aria-current': room.name === current ? 'page' : null,
-      'aria-label': label,
       onclick: () => onOpen(room.name),
     },
     el('span', { className: 'hash', 'aria-hidden': 'true' }, '#'),
     el('span', { className: 'room-name' }, room.name),
-    room.unread > 0 ? el('span', { className: 'unread', 'aria-hidden': 'true' }, String(room.unread)) : null);
+    room.unread > 0 ? [' ', el('span', { className: 'unread' }, String(room.unread),
+      el('span', { className: 'visually-hidden' }, ' unread'))] : null);
   }
 
   function renderJoined() {
@@ -86,6 +87,8 @@ export function createRoomsView(store, { onOpen, onJoin, onLeave, onSearch, onMo
     }, '×'))));
   }
 
+  // The online count sits beside the button, not in it: it describes the
+  // room, while the button's name says what it does ("Join design").
   function renderOthers() {
     const { rooms, hasMore } = store.others;
     othersTitle.hidden = rooms.length === 0 && !hasMore;
@@ -98,8 +101,9 @@ export function createRoomsView(store, { onOpen, onJoin, onLeave, onSearch, onMo
         onclick: () => join(room.name),
       },
       el('span', { className: 'hash', 'aria-hidden': 'true' }, '#'),
-      el('span', { className: 'room-name' }, room.name),
-      room.members > 0 ? el('span', { className: 'online', title: `${room.members} online` }, String(room.members)) : null))));
+      el('span', { className: 'room-name' }, room.name)),
+      room.members > 0 ? el('span', { className: 'online', title: `${room.members} online` }, String(room.members),
+        el('span', { className: 'visually-hidden' }, ' online')) : null)));
   }
 
   function renderMe() {
