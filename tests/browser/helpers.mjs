@@ -5,10 +5,13 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { adminOk } from '../node/admin-cli.mjs';
+import { startServer } from '../node/server.mjs';
 
-export { startServer } from '../node/server.mjs';
+export { startServer };
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const screenshotDir = path.join(repoRoot, 'target', 'browser-screenshots');
@@ -25,6 +28,24 @@ export function launchBrowser({ args = [] } = {}) {
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     args: [...LAUNCH_ARGS, ...args],
   });
+}
+
+/**
+ * One server and one browser for a whole test file: started before its
+ * first test, stopped after its last. Tests read `env.server` and
+ * `env.browser`; `serverOptions` go to startServer.
+ */
+export function useServerAndBrowser(serverOptions) {
+  const env = { server: null, browser: null };
+  before(async () => {
+    env.server = await startServer(serverOptions);
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.dispose();
+  });
+  return env;
 }
 
 // Chrome logs every non-2xx answer as a console error ("Failed to load
@@ -98,6 +119,17 @@ export async function registerViaUi(page, name, password) {
   await page.getByLabel('Name', { exact: true }).fill(name);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Create account' }).click();
+  await waitConnected(page);
+}
+
+/**
+ * Registers, then has the operator make the account an admin (`banter
+ * admin grant-admin`) and reloads so the page picks it up.
+ */
+export async function registerAdminViaUi(page, server, name, password) {
+  await registerViaUi(page, name, password);
+  await adminOk(server.dataDir, ['grant-admin', name]);
+  await page.reload();
   await waitConnected(page);
 }
 

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  expectMessageOnce, joinRoom, waitConnected, launchBrowser, openPage, openRoom, registerViaUi, screenshot, send, startServer,
+  expectMessageOnce, joinRoom, launchBrowser, openPage, openRoom, registerAdminViaUi, registerViaUi, screenshot, send,
+  startServer,
 } from './helpers.mjs';
-import { adminOk } from '../node/admin-cli.mjs';
 
 let server;
 let browser;
@@ -35,11 +35,8 @@ test('admins delete, mute, unmute and ban; members delete only their own', async
   const r = root.page;
   const b = bob.page;
 
-  await registerViaUi(r, 'root', 'root-password-1');
-  // Admins are made by the operator: grant it, then reload to pick it up.
-  await adminOk(server.dataDir, ['grant-admin', 'root']);
-  await r.reload();
-  await waitConnected(r);
+  // Admins are made by the operator (`banter admin`).
+  await registerAdminViaUi(r, server, 'root', 'root-password-1');
   await registerViaUi(b, 'bob', 'bob-password-1');
   await joinRoom(r, 'mod');
   await joinRoom(b, 'mod');
@@ -97,7 +94,7 @@ test('admins delete, mute, unmute and ban; members delete only their own', async
   await member(r, 'bob').getByRole('button', { name: 'Ban bob' }).waitFor();
 
   // mute: both sides are told; bob's send is refused with the mute's end
-  await member(r, 'bob').getByRole('button', { name: 'Mute bob for 10 minutes' }).click();
+  await member(r, 'bob').getByRole('button', { name: 'Mute 10 min, bob' }).click();
   await r.locator('#message-list .notice', { hasText: /bob was muted until \d/ }).waitFor();
   await b.locator('#message-list .notice', { hasText: /You were muted until \d/ }).waitFor();
   await b.locator('#composer-notice', { hasText: /You are muted in #mod until \d/ }).waitFor();

@@ -1,8 +1,16 @@
+// @ts-check
 // The HTTP half of the protocol (docs/protocol.md). Same-origin fetches; the
 // HttpOnly session cookie travels by itself, so no token is handled here.
 
+/**
+ * @typedef {import('./state.js').User} User
+ * A room on the server, as `GET /api/rooms` lists it: `members` are those online.
+ * @typedef {{ name: string, topic: string, members: number }} RoomInfo
+ */
+
 /** An error answer from the server: `code` is the protocol's error code. */
 export class ApiError extends Error {
+  /** @param {number} status @param {string} code @param {string} message */
   constructor(status, code, message) {
     super(message);
     this.status = status;
@@ -10,7 +18,9 @@ export class ApiError extends Error {
   }
 }
 
+/** @param {string} method @param {string} path @param {unknown} [body] */
 async function request(method, path, body) {
+  /** @type {RequestInit & { headers: Record<string, string> }} */
   const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
@@ -35,21 +45,27 @@ async function request(method, path, body) {
  * The signed-in user and whether they are an admin; `user` is null when
  * there is no (valid) session cookie. /api/session answers 200 either way,
  * so a fresh visit logs no failed request.
+ * @returns {Promise<{ user: User | null, admin: boolean }>}
  */
 export async function session() {
   return request('GET', '/api/session');
 }
 
+/** @param {string} username @param {string} password @returns {Promise<User>} */
 export const login = (username, password) =>
   request('POST', '/api/auth/login', { username, password }).then((r) => r.user);
+/** @param {string} username @param {string} password @returns {Promise<User>} */
 export const register = (username, password) =>
   request('POST', '/api/auth/register', { username, password }).then((r) => r.user);
+/** @param {string} name @returns {Promise<User>} */
 export const guest = (name) => request('POST', '/api/auth/guest', { name }).then((r) => r.user);
 export const logout = () => request('POST', '/api/auth/logout');
 /**
  * One page of the rooms on the server, by name: `{rooms: [{name, topic,
  * members}], next}`. `q` keeps names containing it; `after` is the `next`
  * of the page before (null on the last page).
+ * @param {{ q?: string, after?: string | null, limit?: number | null }} [opts]
+ * @returns {Promise<{ rooms: RoomInfo[], next: string | null }>}
  */
 export function rooms({ q = '', after = null, limit = null } = {}) {
   const params = new URLSearchParams();

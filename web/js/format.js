@@ -1,3 +1,4 @@
+// @ts-check
 // Pure formatting helpers: links, times, names. No DOM state lives here.
 
 import { el } from './dom.js';
@@ -7,7 +8,7 @@ import { el } from './dom.js';
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"]+/gi;
 const TRAILING_PUNCTUATION = /[.,;:!?'"\])}]+$/;
 
-/** The URL if it is a safe http(s) link, else null (rejects javascript: etc.). */
+/** The URL if it is a safe http(s) link, else null (rejects javascript: etc.). @param {string} candidate */
 export function safeHref(candidate) {
   try {
     const url = new URL(candidate);
@@ -27,6 +28,8 @@ const AUTHORITY = /^https?:\/\/[^/?#]*/i;
  * it (an IDN in punycode, so look-alike letters cannot pass for another
  * site; any `user@` part dropped, so `https://bank.example@evil.example`
  * shows as `evil.example`), then the rest as written, bidi controls removed.
+ * @param {string} written the URL as the message has it
+ * @param {string} href the same URL, parsed (safeHref)
  */
 export function linkText(written, href) {
   const url = new URL(href);
@@ -34,7 +37,7 @@ export function linkText(written, href) {
   return `${url.protocol}//${url.host}${rest}`;
 }
 
-/** Keeps a closing bracket when the URL itself opened one (wiki links). */
+/** Keeps a closing bracket when the URL itself opened one (wiki links). @param {string} raw */
 function trimUrl(raw) {
   let url = raw;
   let trailing = '';
@@ -51,6 +54,7 @@ function trimUrl(raw) {
   return { url, trailing };
 }
 
+/** @param {string} text @param {string} ch */
 function count(text, ch) {
   return text.split(ch).length - 1;
 }
@@ -58,6 +62,8 @@ function count(text, ch) {
 /**
  * Splits text into text nodes and <a> links. Safe for any input: text is
  * only ever put in text nodes, and links are built from a parsed http(s) URL.
+ * @param {string} text
+ * @returns {Node[]}
  */
 export function linkify(text) {
   const nodes = [];
@@ -87,10 +93,12 @@ const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute:
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric' });
 
+/** @param {number} ts ms since the epoch */
 export const formatTime = (ts) => timeFormat.format(ts);
+/** @param {number} ts */
 export const formatFull = (ts) => fullFormat.format(ts);
 
-/** "Today", "Yesterday" or a date, for the separators between days. */
+/** "Today", "Yesterday" or a date, for the separators between days. @param {number} ts */
 export function formatDay(ts, now = Date.now()) {
   const day = startOfDay(ts);
   const today = startOfDay(now);
@@ -99,13 +107,14 @@ export function formatDay(ts, now = Date.now()) {
   return dayFormat.format(ts);
 }
 
+/** Midnight (local time) of the day `ts` falls in. @param {number} ts */
 export function startOfDay(ts) {
   const d = new Date(ts);
   d.setHours(0, 0, 0, 0);
   return d.getTime();
 }
 
-/** The typing line, from the names of the people typing (not us). */
+/** The typing line, from the names of the people typing (not us). @param {string[]} names */
 export function typingText(names) {
   if (names.length === 0) return '';
   if (names.length === 1) return `${names[0]} is typing…`;
@@ -113,14 +122,14 @@ export function typingText(names) {
   return 'Several people are typing…';
 }
 
-/** A stable hue per name, so a person keeps their avatar colour everywhere. */
+/** A stable hue per name, so a person keeps their avatar colour everywhere. @param {string} name */
 export function hueOf(name) {
   let hash = 0;
-  for (const ch of name.toLowerCase()) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  for (const ch of name.toLowerCase()) hash = (hash * 31 + (ch.codePointAt(0) ?? 0)) >>> 0;
   return hash % 360;
 }
 
-/** The avatar: the first letter on a colour derived from the name. */
+/** The avatar: the first letter on a colour derived from the name. @param {string} name */
 export function avatar(name, extraClass = '') {
   const node = el('span', {
     className: `avatar ${extraClass}`.trim(),

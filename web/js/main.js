@@ -1,3 +1,4 @@
+// @ts-check
 // Entry point: find out who we are (the session cookie survives reloads),
 // then show either the sign-in screen or the chat.
 
@@ -11,15 +12,18 @@ const NOTICE_KEY = 'banter:notice';
 
 // After signing in, ask the session again: only it says whether this
 // account is an admin (the first account on a new server is one). Guests
-// never are.
+// never are. No user in it means the browser dropped the session cookie.
 const signin = createSigninView({
   onAccount: async (action, name, password) => {
     await api[action](name, password);
-    enterChat(await api.session());
+    const { user, admin } = await api.session();
+    if (!user) throw new Error('Signed in, but this browser did not keep the session cookie. Allow cookies for this site and try again.');
+    enterChat({ user, admin });
   },
   onGuest: async (name) => enterChat({ user: await api.guest(name), admin: false }),
 });
 
+/** @param {{ user: import('./state.js').User, admin: boolean }} session */
 function enterChat({ user, admin }) {
   signin.hide();
   byId('chat').hidden = false;
@@ -28,12 +32,14 @@ function enterChat({ user, admin }) {
 
 // Signing out reloads the page: every listener and timer of the old session
 // goes away with it, and the next person starts from a clean slate.
+/** @param {string} notice */
 function signedOut(notice) {
   if (notice) sessionStorage.setItem(NOTICE_KEY, notice);
   location.reload();
 }
 
 async function boot() {
+  /** @type {{ user: import('./state.js').User | null, admin: boolean }} */
   let session = { user: null, admin: false };
   let problem = '';
   try {
@@ -42,8 +48,9 @@ async function boot() {
     problem = error.message;
   }
   byId('boot').hidden = true;
-  if (session.user) {
-    enterChat(session);
+  const { user, admin } = session;
+  if (user) {
+    enterChat({ user, admin });
     return;
   }
   const notice = sessionStorage.getItem(NOTICE_KEY) ?? problem;

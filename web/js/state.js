@@ -1,15 +1,33 @@
+// @ts-check
 // What the client knows about each joined room. Plain data plus the few
 // functions that keep its invariants: messages sorted by id, each id once.
+// Only the store (store.js) calls the functions that change a room; it
+// announces each change to the views.
 
-/** A joined room's client-side state. */
+/**
+ * The shapes of docs/protocol.md, as the page uses them.
+ * @typedef {{ id: number, name: string, guest?: boolean }} User
+ * @typedef {{ id: number, room: string, author: User, text: string, ts: number, client_id?: string }} Message
+ * A line of the timeline: a message, or a presence notice ("bob joined"),
+ * which has a key of its own since it has no id.
+ * @typedef {{ kind: 'msg', msg: Message } | { kind: 'notice', key: number, text: string, ts: number }} Item
+ * A message we sent that the server has not confirmed yet.
+ * @typedef {{ clientId: string, text: string, state: 'queued'|'sending'|'failed', error: string, muted?: boolean }} Pending
+ * Where merged messages went: all after what was held, all before it, or
+ * some in between (a catch-up racing live messages).
+ * @typedef {'end'|'start'|'between'} Place
+ */
+
+/** A joined room's client-side state. @param {string} name */
 export function createRoom(name) {
   return {
     name,
     topic: '',
-    /** The timeline: {kind:'msg', msg} in id order, with {kind:'notice'} lines in between. */
+    /** The timeline: messages in id order, with notice lines in between. @type {Item[]} */
     items: [],
+    /** Every message id ever held, deleted ones too. @type {Set<number>} */
     ids: new Set(),
-    /** The online members we know of, by user id: in a big room only the pages fetched so far. */
+    /** The online members we know of, by user id: in a big room only the pages fetched so far. @type {Map<number, User>} */
     members: new Map(),
     /** How many members are online, exactly (may exceed members.size). */
     memberCount: 0,
@@ -19,76 +37,98 @@ export function createRoom(name) {
     membersEpoch: 0,
     loadingMembers: false,
     membersError: '',
-    /** Who is typing: user id → {user, timer}. */
+    /** Who is typing: user id → {user, timer}. @type {Map<number, {user: User, timer: ReturnType<typeof setTimeout>}>} */
     typing: new Map(),
-    /** Messages we sent that the server has not confirmed yet. */
+    /** Messages we sent that the server has not confirmed yet. @type {Pending[]} */
     pending: [],
     unread: 0,
-    /** Whether the first join answer has been merged (so later joins catch up instead). */
-    loaded: false,
     /** No older history exists before the first message we hold. */
     reachedStart: false,
     loadingOlder: false,
-    /** Whether every message up to syncedId is held (false while disconnected or catching up). */
-    synced: false,
-    syncedId: 0,
     /** Until when we are muted here (ms since the epoch; 0 or past: not muted). */
     mutedUntil: 0,
   };
 }
 
+/** @typedef {ReturnType<typeof createRoom>} Room */
+
+/** @param {Room} room */
 export function newestId(room) {
   for (let i = room.items.length - 1; i >= 0; i--) {
-    if (room.items[i].kind === 'msg') return room.items[i].msg.id;
+    const item = room.items[i];
+    if (item.kind === 'msg') return item.msg.id;
   }
   return 0;
 }
 
+/** @param {Room} room */
 export function oldestId(room) {
-  const first = room.items.find((item) => item.kind === 'msg');
-  return first ? first.msg.id : 0;
+  for (const item of room.items) if (item.kind === 'msg') return item.msg.id;
+  return 0;
 }
 
 /**
  * Merges messages (any order, possibly already known) into the timeline.
- * Returns the ones that were new, and whether all of them went at the end
- * (so a view can append instead of re-rendering).
+ * Returns the ones that were new (in id order) and where they went.
+ * @param {Room} room
+ * @param {Message[]} messages
+ * @returns {{ added: Message[], place: Place }}
  */
 export function addMessages(room, messages) {
+  const oldest = oldestId(room);
+  const newest = newestId(room);
   const added = [];
-  let appendedOnly = true;
   for (const msg of [...messages].sort((a, b) => a.id - b.id)) {
     if (room.ids.has(msg.id)) continue;
     room.ids.add(msg.id);
     added.push(msg);
-    if (msg.id > newestId(room)) {
-      room.items.push({ kind: 'msg', msg });
-    } else {
-      appendedOnly = false;
-      insertById(room, msg);
-    }
+    if (msg.id > newestId(room)) room.items.push({ kind: 'msg', msg });
+    else insertById(room, msg);
   }
-  return { added, appendedOnly };
+  // `added` is in id order: its first and last say where all of it went.
+  let place = /** @type {Place} */ ('between');
+  if (added.length === 0 || added[0].id > newest) place = 'end';
+  else if (added[added.length - 1].id < oldest) place = 'start';
+  return { added, place };
 }
 
 // Inserts before the first message with a larger id: a message that arrived
 // late (catch-up after a reconnect) lands where it belongs.
+/** @param {Room} room @param {Message} msg */
 function insertById(room, msg) {
   const index = room.items.findIndex((item) => item.kind === 'msg' && item.msg.id > msg.id);
   room.items.splice(index === -1 ? room.items.length : index, 0, { kind: 'msg', msg });
 }
 
 /**
+ * Puts a newer copy of a held message in its place (later: an edit, a
+ * reaction). Returns false when the message is not held.
+ * @param {Room} room
+ * @param {Message} msg
+ */
+export function replaceMessage(room, msg) {
+  const index = room.items.findIndex((item) => item.kind === 'msg' && item.msg.id === msg.id);
+  if (index === -1) return false;
+  room.items[index] = { kind: 'msg', msg };
+  return true;
+}
+
+/**
  * Takes a deleted message out of the timeline. Its id stays in `ids`, so a
  * history page fetched before the deletion cannot bring it back. Returns
  * the removed message and whether it was unread (null when not held).
+ * @param {Room} room
+ * @param {number} id
+ * @param {number} meId
  */
 export function removeMessage(room, id, meId) {
   const index = room.items.findIndex((item) => item.kind === 'msg' && item.msg.id === id);
   if (index === -1) return null;
-  const { msg } = room.items[index];
+  const item = room.items[index];
+  if (item.kind !== 'msg') return null;
+  const { msg } = item;
   // The unread ones are the newest `unread` messages from others.
-  const othersAfter = room.items.slice(index + 1).filter((item) => item.kind === 'msg' && item.msg.author.id !== meId).length;
+  const othersAfter = room.items.slice(index + 1).filter((i) => i.kind === 'msg' && i.msg.author.id !== meId).length;
   const unread = msg.author.id !== meId && othersAfter < room.unread;
   room.items.splice(index, 1);
   return { msg, unread };
@@ -100,6 +140,8 @@ export const MEMBERS_PAGE = 100;
 /**
  * The server's member order: name with ASCII case ignored (names are
  * ASCII), then user id.
+ * @param {User} a
+ * @param {User} b
  */
 export function compareMembers(a, b) {
   const x = a.name.toLowerCase();
@@ -107,7 +149,12 @@ export function compareMembers(a, b) {
   return x < y ? -1 : x > y ? 1 : a.id - b.id;
 }
 
-/** Starts over from a join ack's first page and exact count. */
+/**
+ * Starts over from a join ack's first page and exact count.
+ * @param {Room} room
+ * @param {User[]} members
+ * @param {number} count
+ */
 export function resetMembers(room, members, count) {
   room.members = new Map(members.map((user) => [user.id, user]));
   room.memberCount = count;
@@ -120,6 +167,9 @@ export function resetMembers(room, members, count) {
  * Adds a page from `members {after}`. A short page means the end of the
  * list: the next page starts from the top again, to find whoever we missed
  * (presence lists are capped, so a few arrivals may never have been listed).
+ * @param {Room} room
+ * @param {User[]} members
+ * @param {number} count
  */
 export function addMemberPage(room, members, count) {
   for (const user of members) room.members.set(user.id, user);
@@ -129,6 +179,7 @@ export function addMemberPage(room, members, count) {
 
 // Paging follows the server's pages, not the names we happen to know: one
 // who arrived live may sort far past the pages fetched so far.
+/** @param {User[]} members */
 function pageCursor(members) {
   return members.length < MEMBERS_PAGE ? '' : members[members.length - 1].name;
 }
@@ -136,20 +187,33 @@ function pageCursor(members) {
 /**
  * Applies a `presence` event; returns whoever it says left and we knew of
  * (their typing must stop).
+ * @param {Room} room
+ * @param {{ joined?: User[], left?: User[], member_count?: number }} event
  */
 export function applyPresence(room, { joined = [], left = [], member_count: count }) {
   const gone = left.filter((user) => room.members.delete(user.id));
   for (const user of joined) room.members.set(user.id, user);
-  if (Number.isInteger(count)) room.memberCount = count;
+  if (typeof count === 'number' && Number.isInteger(count)) room.memberCount = count;
   return gone;
 }
 
-/** A presence line ("Alice joined") at the current end of the timeline. */
+let noticeKey = 0;
+
+/**
+ * A presence line ("Alice joined") at the current end of the timeline.
+ * @param {Room} room
+ * @param {string} text
+ */
 export function addNotice(room, text) {
-  room.items.push({ kind: 'notice', text, ts: Date.now() });
+  noticeKey += 1;
+  room.items.push({ kind: 'notice', key: noticeKey, text, ts: Date.now() });
 }
 
-/** Drops a confirmed pending message (matched by its client_id). */
+/**
+ * Drops a confirmed pending message (matched by its client_id).
+ * @param {Room} room
+ * @param {string} clientId
+ */
 export function settlePending(room, clientId) {
   const index = room.pending.findIndex((p) => p.clientId === clientId);
   if (index === -1) return false;

@@ -1,3 +1,4 @@
+// @ts-check
 // Typing notices, both ways.
 //
 // Outgoing: `typing {active:true}` at most every 2 s while the person types,
@@ -6,25 +7,32 @@
 // Incoming: a notice lasts 6 s unless repeated, and ends when the typist
 // sends a message, says so, or leaves.
 
+/**
+ * @typedef {import('./state.js').Room} Room
+ * @typedef {import('./state.js').User} User
+ */
+
 const REPEAT_MS = 2_000;
 const IDLE_MS = 3_000;
 const EXPIRE_MS = 6_000;
 
 /** @param {(event: string, payload: object) => void} notify */
 export function createTypingNotifier(notify) {
+  /** @type {string | null} */
   let room = null;
   let lastActiveAt = 0;
-  let idleTimer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let idleTimer;
 
   function stop() {
     clearTimeout(idleTimer);
-    idleTimer = null;
+    idleTimer = undefined;
     if (room && lastActiveAt) notify('typing', { room, active: false });
     lastActiveAt = 0;
   }
 
   return {
-    /** The composer changed in `roomName`; `hasText` is false once it is emptied. */
+    /** The composer changed in `roomName`; `hasText` is false once it is emptied. @param {string | null} roomName @param {boolean} hasText */
     input(roomName, hasText) {
       if (room !== roomName) stop();
       room = roomName;
@@ -48,26 +56,33 @@ export function createTypingNotifier(notify) {
 /**
  * Records someone's typing notice in a room's `typing` map.
  * `onChange` runs when the set of typists changes (including on expiry).
+ * @param {Room} room
+ * @param {User} user
+ * @param {boolean} active
+ * @param {() => void} onChange
  */
 export function trackTyping(room, user, active, onChange) {
-  const existing = room.typing.get(user.id);
-  clearTimeout(existing?.timer);
   if (!active) {
-    if (existing) {
-      room.typing.delete(user.id);
-      onChange();
-    }
+    clearTyping(room, user.id, onChange);
     return;
   }
-  const timer = setTimeout(() => {
-    room.typing.delete(user.id);
-    onChange();
-  }, EXPIRE_MS);
+  const existing = room.typing.get(user.id);
+  clearTimeout(existing?.timer);
+  const timer = setTimeout(() => clearTyping(room, user.id, onChange), EXPIRE_MS);
   room.typing.set(user.id, { user, timer });
   if (!existing) onChange();
 }
 
-/** Ends a typist's notice at once (they sent a message or left). */
+/**
+ * Ends a typist's notice at once (they sent a message or left).
+ * @param {Room} room
+ * @param {number} userId
+ * @param {() => void} onChange
+ */
 export function clearTyping(room, userId, onChange) {
-  trackTyping(room, { id: userId }, false, onChange);
+  const existing = room.typing.get(userId);
+  if (!existing) return;
+  clearTimeout(existing.timer);
+  room.typing.delete(userId);
+  onChange();
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // The Socket.IO connection: one per page, same origin, authenticated by the
 // session cookie the browser sends with the handshake (we cannot read it).
 //
@@ -14,6 +15,7 @@ const RETRY_MAX_MS = 10_000;
 
 /** A failed request: `code` is the protocol's error code, or 'timeout' / 'disconnected'. */
 export class SocketError extends Error {
+  /** @param {string} code @param {string} message @param {number} [retryAfterMs] */
   constructor(code, message, retryAfterMs) {
     super(message);
     this.code = code;
@@ -26,16 +28,18 @@ export class SocketError extends Error {
  * @param {(status: string) => void} handlers.onStatus
  * @param {() => void} handlers.onConnect     every (re)connection, the first included
  * @param {() => void} handlers.onUnauthorized the session is gone
- * @param {Record<string, Function>} handlers.events server → client events
+ * @param {Record<string, (payload: any) => void>} handlers.events server → client events
  */
 export function createConnection({ onStatus, onConnect, onUnauthorized, events }) {
   // WebSocket first; where a proxy or network blocks it, long-polling
   // (socket.io-client tries the next transport only when told to).
   const socket = io({ transports: ['websocket', 'polling'], tryAllTransports: true, reconnectionDelayMax: RETRY_MAX_MS });
-  let retryTimer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let retryTimer;
   let retryDelay = RETRY_MIN_MS;
   let closed = false;
 
+  /** @param {string} state */
   const status = (state) => onStatus(navigator.onLine === false && state !== 'connected' ? 'offline' : state);
 
   // Used where socket.io-client does not retry by itself: the server
@@ -43,7 +47,7 @@ export function createConnection({ onStatus, onConnect, onUnauthorized, events }
   function retryLater() {
     if (closed || retryTimer) return;
     retryTimer = setTimeout(() => {
-      retryTimer = null;
+      retryTimer = undefined;
       if (!closed && !socket.connected) socket.connect();
     }, retryDelay);
     retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
@@ -87,6 +91,9 @@ export function createConnection({ onStatus, onConnect, onUnauthorized, events }
      * Emits `event` and resolves with the ack's payload when it is ok;
      * rejects with a SocketError otherwise (error code, timeout, or the
      * connection dropped before the answer came).
+     * @param {string} event
+     * @param {object} payload
+     * @returns {Promise<any>} the ack (its shape is the event's, docs/protocol.md)
      */
     async request(event, payload, timeoutMs = ACK_TIMEOUT_MS) {
       if (!socket.connected) throw new SocketError('disconnected', 'Not connected');
@@ -102,7 +109,7 @@ export function createConnection({ onStatus, onConnect, onUnauthorized, events }
       throw new SocketError(e.code ?? 'internal', e.message ?? 'Request failed', e.retry_after_ms);
     },
 
-    /** Fire and forget (typing notices): dropped when offline, never buffered. */
+    /** Fire and forget (typing notices): dropped when offline, never buffered. @param {string} event @param {object} payload */
     notify(event, payload) {
       if (socket.connected) socket.emit(event, payload);
     },

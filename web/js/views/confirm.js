@@ -1,3 +1,4 @@
+// @ts-check
 // An inline "are you sure?" in place of the button that asked. Dialogs
 // (window.confirm) block the page and cannot be styled or tested; this is
 // plain buttons in the flow, reachable by keyboard, Escape backs out.
@@ -24,7 +25,7 @@ export function inlineConfirm({ question, confirm, onConfirm, onCancel }) {
   return node;
 }
 
-/** Moves focus to the go-ahead button once the confirm is in the page. */
+/** Moves focus to the go-ahead button once the confirm is in the page. @param {HTMLElement} node */
 export function focusConfirm(node) {
-  node.querySelector('.danger')?.focus();
+  /** @type {HTMLElement | null} */ (node.querySelector('.danger'))?.focus();
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // The "Delete" action on a message: button → inline confirm → busy → gone
 // (or an error in place). Its state lives here, by message id, so a redraw
 // of the list (a new message, a catch-up) does not lose a half-done confirm.
@@ -6,13 +7,21 @@ import { el } from '../dom.js';
 import { focusConfirm, inlineConfirm } from './confirm.js';
 
 /**
+ * @typedef {import('../state.js').Message} Message
+ * Where a deletion stands; none: the plain button.
+ * @typedef {{ step: 'confirm' } | { step: 'busy' } | { step: 'error', error: string }} Step
+ */
+
+/**
  * @param {object} opts
  * @param {HTMLElement} opts.list            the message list the actions live in
- * @param {(msg: object) => Promise<void>} opts.onDelete rejects with an Error to show
+ * @param {(msg: Message) => Promise<void>} opts.onDelete rejects with an Error to show
  */
 export function createDeleteAction({ list, onDelete }) {
-  const states = new Map(); // message id → {step: 'confirm'|'busy'|'error', error}
+  /** message id → where its deletion stands. @type {Map<number, Step>} */
+  const states = new Map();
 
+/** @param {Message} msg @param {Step | null} state @param {'confirm' | 'button'} [focus] */
   function set(msg, state, focus) {
     if (state) states.set(msg.id, state);
     else states.delete(msg.id);
@@ -22,6 +31,7 @@ export function createDeleteAction({ list, onDelete }) {
     if (focus === 'button') node.querySelector('button')?.focus();
   }
 
+/** @param {Message} msg */
   async function confirmed(msg) {
     set(msg, { step: 'busy' });
     try {
@@ -32,6 +42,7 @@ export function createDeleteAction({ list, onDelete }) {
     }
   }
 
+/** @param {Message} msg @param {Step | undefined} state */
   function body(msg, state) {
     if (!state) {
       return el('button', {
@@ -50,6 +61,7 @@ export function createDeleteAction({ list, onDelete }) {
       el('button', { type: 'button', className: 'mini-btn', onclick: () => set(msg, null, 'button') }, 'OK'));
   }
 
+/** @param {Message} msg */
   function render(msg) {
     const state = states.get(msg.id);
     return el('div', { className: `msg-actions${state ? ' open' : ''}` }, body(msg, state));
@@ -57,7 +69,7 @@ export function createDeleteAction({ list, onDelete }) {
 
   return {
     render,
-    /** The message is gone: nothing to remember about it. */
+    /** The message is gone: nothing to remember about it. @param {number} id */
     forget(id) {
       states.delete(id);
     },

@@ -1,12 +1,19 @@
+// @ts-check
 // The panels around the conversation. Wide screens show them as columns;
-// narrow ones keep them behind the top-bar buttons as drawers.
+// narrow ones keep them behind the top-bar buttons as drawers. The rooms
+// button carries the unread total (as does the tab's title).
 
 import { byId } from '../dom.js';
 
 const WIDE = window.matchMedia('(min-width: 1100px)');
 const MEDIUM = window.matchMedia('(min-width: 760px)');
 
-export function createLayout({ onClose }) {
+/**
+ * @param {import('../store.js').Store} store
+ * @param {object} opts
+ * @param {() => void} opts.onClose a drawer was closed: focus goes back to the conversation
+ */
+export function createLayout(store, { onClose }) {
   const chat = byId('chat');
   const roomsButton = byId('toggle-rooms');
   const membersButton = byId('toggle-members');
@@ -55,15 +62,26 @@ export function createLayout({ onClose }) {
   });
   WIDE.addEventListener('change', () => { membersToggled = false; sync(); });
   MEDIUM.addEventListener('change', () => { roomsOpen = false; sync(); });
+
+  // The name starts with what the button shows (the badge's number), so
+  // speech input can say it too.
+  function renderUnread() {
+    const total = store.unreadTotal;
+    const shown = total > 99 ? '99+' : String(total);
+    const badge = byId('rooms-badge');
+    badge.hidden = total === 0;
+    badge.textContent = shown;
+    roomsButton.setAttribute('aria-label', total > 0 ? `${shown} unread, rooms` : 'Rooms');
+    document.title = total > 0 ? `(${total}) Banter` : 'Banter';
+  }
+
+  store.subscribe((change) => {
+    if (change.type === 'rooms') renderUnread();
+  });
   sync();
 
   return {
     /** After picking a room on a phone, show the conversation. */
     closeDrawers,
-    setRoomsBadge(total) {
-      const badge = byId('rooms-badge');
-      badge.hidden = total === 0;
-      badge.textContent = total > 99 ? '99+' : String(total);
-    },
   };
 }

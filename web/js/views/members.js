@@ -1,3 +1,4 @@
+// @ts-check
 // Who is online in the open room, kept live by joined/left/presence events.
 // The count is always exact; the list holds the members we know of (in a big
 // room the first page, then more on "Show more"). Admins also get
@@ -12,29 +13,41 @@ import { focusConfirm, inlineConfirm } from './confirm.js';
 const MUTE_MINUTES = 10;
 
 /**
+ * @typedef {import('../state.js').User} User
+ * Where a moderation action on a member stands; none: the three buttons.
+ * @typedef {{ step: 'confirm' } | { step: 'busy' } | { step: 'error', error: string }} Step
+ */
+
+/**
+ * @param {import('../store.js').Store} store
  * @param {object} opts
- * @param {object} opts.me
  * @param {boolean} opts.admin
- * @param {(room: string, user: object, minutes: number) => Promise<void>} opts.onMute
- * @param {(user: object) => Promise<void>} opts.onBan
+ * @param {(room: string, user: User, minutes: number) => Promise<void>} opts.onMute
+ * @param {(user: User) => Promise<void>} opts.onBan
  * @param {() => void} opts.onMore asks for the next page of the open room's members
  */
-export function createMembersView({ me, admin, onMute, onBan, onMore }) {
+export function createMembersView(store, { admin, onMute, onBan, onMore }) {
+  const { me } = store;
   const list = byId('member-list');
   const total = byId('members-total');
   const count = byId('members-count');
+  const toggle = byId('toggle-members');
   const more = byId('members-more');
   const moreButton = byId('members-more-btn');
   const shown = byId('members-shown');
   const moreError = byId('members-error');
   // user id → its <li>, reused across redraws so a live change never
   // moves (and so unfocuses) the rows that stay.
+  /** @type {Map<number, HTMLElement>} */
   const rows = new Map();
-  // user id → {step: 'confirm'|'busy'|'error', error}; survives redraws
-  // (someone joining while the admin is confirming a ban).
+  // user id → where an action stands; survives redraws (someone joining
+  // while the admin is confirming a ban).
+  /** @type {Map<number, Step>} */
   const states = new Map();
+  /** @type {import('../state.js').Room | null} */
   let room = null;
 
+/** @param {User} user @param {Step | null} state @param {'confirm' | 'first'} [focus] */
   function set(user, state, focus) {
     if (state) states.set(user.id, state);
     else states.delete(user.id);
@@ -44,6 +57,7 @@ export function createMembersView({ me, admin, onMute, onBan, onMore }) {
     if (focus === 'first') node.querySelector('button')?.focus();
   }
 
+/** @param {User} user @param {() => Promise<void>} action */
   async function run(user, action) {
     set(user, { step: 'busy' });
     try {
@@ -54,19 +68,26 @@ export function createMembersView({ me, admin, onMute, onBan, onMore }) {
     }
   }
 
+/** @param {string} label @param {() => void} onclick @param {Record<string, string>} [extra] */
   function button(label, onclick, extra = {}) {
     return el('button', { type: 'button', className: 'mini-btn', onclick, ...extra }, label);
   }
 
+/** @param {User} user */
   function idleActions(user) {
-    const mute = (minutes) => run(user, () => onMute(room.name, user, minutes));
+    // the room the row was drawn in: a switch of rooms redraws every row
+    const roomName = room?.name ?? '';
+    /** @param {number} minutes */
+    const mute = (minutes) => run(user, () => onMute(roomName, user, minutes));
     return [
-      button(`Mute ${MUTE_MINUTES} min`, () => mute(MUTE_MINUTES), { 'aria-label': `Mute ${user.name} for ${MUTE_MINUTES} minutes` }),
+      // The names start with the visible text, then say who.
+      button(`Mute ${MUTE_MINUTES} min`, () => mute(MUTE_MINUTES), { 'aria-label': `Mute ${MUTE_MINUTES} min, ${user.name}` }),
       button('Unmute', () => mute(0), { 'aria-label': `Unmute ${user.name}` }),
       button('Ban', () => set(user, { step: 'confirm' }, 'confirm'), { className: 'mini-btn danger', 'aria-label': `Ban ${user.name}` }),
     ];
   }
 
+/** @param {User} user @param {Step | undefined} state */
   function actionBody(user, state) {
     if (!state) return idleActions(user);
     if (state.step === 'confirm') {
@@ -80,11 +101,13 @@ export function createMembersView({ me, admin, onMute, onBan, onMore }) {
       button('OK', () => set(user, null, 'first')))];
   }
 
+/** @param {User} user */
   function actions(user) {
     return el('div', { className: 'member-actions', role: 'group', 'aria-label': `Moderate ${user.name}` },
       ...actionBody(user, states.get(user.id)));
   }
 
+/** @param {User} user */
   function item(user) {
     const self = user.id === me.id;
     return el('li', { className: 'member', 'data-name': user.name, 'data-user-id': user.id },
@@ -96,6 +119,7 @@ export function createMembersView({ me, admin, onMute, onBan, onMore }) {
   }
 
   // Puts the rows in `members` order, adding and removing only what changed.
+/** @param {User[]} members */
   function update(members) {
     const keep = new Set(members.map((user) => user.id));
     for (const [id, row] of rows) {
@@ -110,33 +134,37 @@ export function createMembersView({ me, admin, onMute, onBan, onMore }) {
         row = item(user);
         rows.set(user.id, row);
       }
-      if (row === cursor) cursor = cursor.nextElementSibling;
+      if (row === cursor) cursor = row.nextElementSibling;
       else list.insertBefore(row, cursor);
     }
   }
 
-  moreButton.addEventListener('click', () => onMore());
+  /** @param {import('../state.js').Room} next */
+  function render(next) {
+    if (next !== room) {
+      // a confirm belongs to the room it was asked in
+      states.clear();
+      rows.clear();
+      list.replaceChildren();
+    }
+    room = next;
+    const members = [...room.members.values()].sort((a, b) =>
+      Number(b.id === me.id) - Number(a.id === me.id) || compareMembers(a, b));
+    update(members);
+    total.textContent = `— ${room.memberCount}`;
+    count.textContent = String(room.memberCount);
+    // the name starts with the number the button shows, then says which panel it opens
+    toggle.setAttribute('aria-label', `${room.memberCount} online, members`);
+    more.hidden = room.memberCount <= members.length;
+    shown.textContent = `${members.length} of ${room.memberCount} shown`;
+    // aria-disabled, not disabled: a disabled button would drop the focus
+    moreButton.setAttribute('aria-disabled', String(room.loadingMembers));
+    moreButton.textContent = room.loadingMembers ? 'Loading…' : 'Show more';
+    moreError.textContent = room.membersError;
+  }
 
-  return {
-    render(next) {
-      if (next !== room) {
-        // a confirm belongs to the room it was asked in
-        states.clear();
-        rows.clear();
-        list.replaceChildren();
-      }
-      room = next;
-      const members = [...room.members.values()].sort((a, b) =>
-        (b.id === me.id) - (a.id === me.id) || compareMembers(a, b));
-      update(members);
-      total.textContent = `— ${room.memberCount}`;
-      count.textContent = String(room.memberCount);
-      more.hidden = room.memberCount <= members.length;
-      shown.textContent = `${members.length} of ${room.memberCount} shown`;
-      // aria-disabled, not disabled: a disabled button would drop the focus
-      moreButton.setAttribute('aria-disabled', String(room.loadingMembers));
-      moreButton.textContent = room.loadingMembers ? 'Loading…' : 'Show more';
-      moreError.textContent = room.membersError;
-    },
-  };
+  moreButton.addEventListener('click', () => onMore());
+  store.subscribe((change) => {
+    if ((change.type === 'open' || change.type === 'members') && store.isOpen(change.room)) render(change.room);
+  });
 }

@@ -1,33 +1,58 @@
-// The message list of the open room: grouping, day separators, pending
-// messages, and the scrolling rules (stay pinned to the bottom only while the
-// reader is there; load older history at the top).
+// @ts-check
+// The conversation of the open room: its keyed message list
+// (message-list.js), the messages not sent yet, the history line at the
+// top, and the scrolling rules: stay pinned to the bottom only while the
+// reader is there, keep the view steady when something changes above or
+// around what they read, and load older history at the top.
 
-import { byId, el, clear } from '../dom.js';
-import { avatar, formatDay, formatFull, formatTime, linkify, startOfDay } from '../format.js';
+import { byId, el } from '../dom.js';
+import { linkify } from '../format.js';
 import { createDeleteAction } from './delete-action.js';
+import { createMessageList } from './message-list.js';
 
-const GROUP_GAP_MS = 5 * 60_000;
 const PIN_SLACK_PX = 48;
 const LOAD_OLDER_PX = 120;
 
 /**
- * @param {object} opts
- * @param {object} opts.me                 the signed-in user
- * @param {() => void} opts.onNearTop      the reader reached the top: load older history
- * @param {(p: object) => void} opts.onRetry
- * @param {(p: object) => void} opts.onDiscard
- * @param {(msg: object) => boolean} opts.canDelete
- * @param {(msg: object) => Promise<void>} opts.onDelete
+ * @typedef {import('../state.js').Room} Room
+ * @typedef {import('../state.js').Message} Message
+ * @typedef {import('../state.js').Pending} Pending
+ * @typedef {import('../store.js').Change} Change
  */
-export function createMessagesView({ me, onNearTop, onRetry, onDiscard, canDelete, onDelete }) {
-  const scroller = byId('messages');
-  const list = byId('message-list');
-  const pendingList = byId('pending-list');
-  const historyStatus = byId('history-status');
-  const newButton = byId('new-messages');
-  const deleteAction = createDeleteAction({ list, onDelete });
+
+/**
+ * The elements the view draws in.
+ * @typedef {{ scroller: HTMLElement, list: HTMLElement, pending: HTMLElement, history: HTMLElement, newButton: HTMLElement }} Elements
+ */
+
+/** The page's own (index.html). @returns {Elements} */
+function pageElements() {
+  return {
+    scroller: byId('messages'),
+    list: byId('message-list'),
+    pending: byId('pending-list'),
+    history: byId('history-status'),
+    newButton: byId('new-messages'),
+  };
+}
+
+/**
+ * @param {import('../store.js').Store} store
+ * @param {object} opts
+ * @param {() => void} opts.onNearTop      the reader reached the top: load older history
+ * @param {() => void} opts.onJumpedToEnd  "New messages" took the reader to the end
+ * @param {(p: Pending) => void} opts.onRetry
+ * @param {(p: Pending) => void} opts.onDiscard
+ * @param {(msg: Message) => boolean} opts.canDelete
+ * @param {(msg: Message) => Promise<void>} opts.onDelete
+ * @param {Elements} [elements] where to draw: the page's, unless a test brings its own
+ */
+export function createMessagesView(store, opts, elements = pageElements()) {
+  const { onNearTop, onJumpedToEnd, onRetry, onDiscard, canDelete, onDelete } = opts;
+  const { scroller, list: listNode, pending: pendingList, history: historyStatus, newButton } = elements;
+  const deleteAction = createDeleteAction({ list: listNode, onDelete });
+  const list = createMessageList(listNode, { me: store.me, canDelete, actions: deleteAction });
   let pinned = true;
-  let room = null;
 
   scroller.addEventListener('scroll', () => {
     pinned = distanceFromBottom() <= PIN_SLACK_PX;
@@ -36,7 +61,7 @@ export function createMessagesView({ me, onNearTop, onRetry, onDiscard, canDelet
   }, { passive: true });
   newButton.addEventListener('click', () => {
     scrollToBottom();
-    byId('composer-input').focus();
+    onJumpedToEnd();
   });
   // The composer growing or the window resizing must not unpin the reader.
   new ResizeObserver(() => {
@@ -53,60 +78,36 @@ export function createMessagesView({ me, onNearTop, onRetry, onDiscard, canDelet
     newButton.hidden = true;
   }
 
-  /** Whether `msg` continues the group of the item before it. */
-  function continues(prev, msg) {
-    return prev?.kind === 'msg' && prev.msg.author.id === msg.author.id
-      && msg.ts - prev.msg.ts < GROUP_GAP_MS && startOfDay(msg.ts) === startOfDay(prev.msg.ts);
+  /** Draws the room's timeline; a node that had the focus and is gone gives it to the list. @param {Room} room */
+  function draw(room) {
+    const { lostFocus } = list.render(room.items);
+    if (lostFocus) scroller.focus({ preventScroll: true });
   }
 
-  function needsDaySeparator(prev, item) {
-    const ts = item.kind === 'msg' ? item.msg.ts : item.ts;
-    const prevTs = prev ? (prev.kind === 'msg' ? prev.msg.ts : prev.ts) : null;
-    return prevTs === null || startOfDay(ts) !== startOfDay(prevTs);
+  /**
+   * Runs a change that may alter heights above the reader (older history,
+   * a message inserted or removed, an edit): pinned readers stay at the
+   * bottom, others keep what they read where it was.
+   * @param {() => void} change
+   */
+  function steady(change) {
+    const wasPinned = pinned;
+    const fromBottom = distanceFromBottom();
+    change();
+    if (wasPinned) scrollToBottom();
+    else scroller.scrollTop = scroller.scrollHeight - scroller.clientHeight - fromBottom;
   }
 
-  function renderItem(prev, item) {
-    const nodes = [];
-    if (needsDaySeparator(prev, item)) {
-      const ts = item.kind === 'msg' ? item.msg.ts : item.ts;
-      nodes.push(el('li', { className: 'day', role: 'separator' }, el('span', {}, formatDay(ts))));
-    }
-    if (item.kind === 'notice') {
-      nodes.push(el('li', { className: 'notice' }, item.text, ' ',
-        el('time', { dateTime: new Date(item.ts).toISOString(), title: formatFull(item.ts) }, formatTime(item.ts))));
-    } else {
-      nodes.push(renderMessage(item.msg, continues(prev, item.msg)));
-    }
-    return nodes;
+  /** New lines at the end: follow them if the reader was at the bottom (or sent them), else offer a button. */
+  /** @param {Room} room @param {boolean} followAnyway */
+  function appended(room, followAnyway) {
+    const wasPinned = pinned || distanceFromBottom() <= PIN_SLACK_PX;
+    draw(room);
+    if (wasPinned || followAnyway) scrollToBottom();
+    else newButton.hidden = false;
   }
 
-  function renderMessage(msg, continuation) {
-    const own = msg.author.id === me.id;
-    const time = el('time', {
-      className: continuation ? 'msg-side-time' : 'msg-time',
-      dateTime: new Date(msg.ts).toISOString(),
-      title: formatFull(msg.ts),
-    }, formatTime(msg.ts));
-    const text = el('div', { className: 'msg-text' }, linkify(msg.text));
-    const li = el('li', {
-      className: `msg${own ? ' own' : ''}${continuation ? ' cont' : ''}`,
-      'data-id': msg.id,
-      'data-author': msg.author.name,
-    });
-    if (continuation) {
-      li.append(time, el('div', { className: 'msg-body' }, text));
-    } else {
-      const meta = el('div', { className: 'msg-meta' },
-        el('span', { className: 'msg-author' }, msg.author.name),
-        own ? el('span', { className: 'tag tag-you' }, 'you') : null,
-        msg.author.guest ? el('span', { className: 'tag' }, 'guest') : null,
-        time);
-      li.append(avatar(msg.author.name), el('div', { className: 'msg-body' }, meta, text));
-    }
-    if (canDelete(msg)) li.append(deleteAction.render(msg));
-    return li;
-  }
-
+  /** @param {Pending} p */
   function renderPendingItem(p) {
     const status = {
       queued: 'Waiting for connection…',
@@ -125,89 +126,50 @@ export function createMessagesView({ me, onNearTop, onRetry, onDiscard, canDelet
         el('div', { className: 'msg-status', role: p.state === 'failed' ? 'alert' : null }, status, ...actions)));
   }
 
-  function renderHistoryStatus() {
-    if (!room) return;
+  /** @param {Room} room */
+  function renderPending(room) {
+    pendingList.replaceChildren(...room.pending.map(renderPendingItem));
+    if (pinned) scrollToBottom();
+  }
+
+  /** @param {Room} room */
+  function renderHistoryStatus(room) {
     historyStatus.textContent = room.reachedStart
       ? `This is the beginning of #${room.name}.`
       : room.loadingOlder ? 'Loading older messages…' : '';
   }
 
-  function renderAll() {
-    const nodes = [];
-    let prev = null;
-    for (const item of room.items) {
-      nodes.push(...renderItem(prev, item));
-      prev = item;
+  /** Shows another room, scrolled to its newest message. @param {Room} room */
+  function show(room) {
+    list.clear();
+    draw(room);
+    renderPending(room);
+    renderHistoryStatus(room);
+    scrollToBottom();
+  }
+
+  /** @param {Change} change */
+  function apply(change) {
+    if (!('room' in change) || !store.isOpen(change.room)) return;
+    const { room } = change;
+    switch (change.type) {
+      case 'open': return show(room);
+      case 'timeline':
+        if (change.place === 'end') return appended(room, change.live && change.added.every((m) => m.author.id === store.me.id));
+        return steady(() => draw(room));
+      case 'notice': return appended(room, false);
+      case 'message': return steady(() => {
+        const item = room.items.find((i) => i.kind === 'msg' && i.msg.id === change.id);
+        if (item?.kind === 'msg') list.update(item.msg);
+      });
+      case 'removed':
+        deleteAction.forget(change.id);
+        return steady(() => draw(room));
+      case 'history': return steady(() => renderHistoryStatus(room));
+      case 'pending': return renderPending(room);
+      default:
     }
-    const focusedId = list.contains(document.activeElement) ? document.activeElement.closest('li')?.dataset.id : null;
-    list.replaceChildren(...nodes);
-    renderHistoryStatus();
-    if (focusedId !== null) keepFocus(focusedId);
   }
 
-  // A redraw replaces every node: put keyboard focus back on the same
-  // message's action, or on the list when that message is gone.
-  function keepFocus(id) {
-    const target = list.querySelector(`li[data-id="${id}"] .msg-actions button`) ?? scroller;
-    target.focus({ preventScroll: true });
-  }
-
-  return {
-    /** Shows another room, scrolled to its newest message. */
-    show(next) {
-      room = next;
-      renderAll();
-      this.renderPending();
-      scrollToBottom();
-    },
-
-    /** New items at the end of the open room (live messages, notices). */
-    appended(count, { fromMe = false } = {}) {
-      const wasPinned = pinned || distanceFromBottom() <= PIN_SLACK_PX;
-      const start = room.items.length - count;
-      for (let i = start; i < room.items.length; i++) {
-        list.append(...renderItem(room.items[i - 1] ?? null, room.items[i]));
-      }
-      if (wasPinned || fromMe) scrollToBottom();
-      else newButton.hidden = false;
-    },
-
-    /** Items changed anywhere (catch-up inserted in the middle): redraw, keep the view steady. */
-    rerender() {
-      const wasPinned = pinned;
-      const fromBottom = distanceFromBottom();
-      renderAll();
-      if (wasPinned) scrollToBottom();
-      else scroller.scrollTop = scroller.scrollHeight - scroller.clientHeight - fromBottom;
-    },
-
-    /** Older history went in at the top: keep the messages on screen where they were. */
-    prepended() {
-      const before = scroller.scrollHeight - scroller.scrollTop;
-      renderAll();
-      scroller.scrollTop = scroller.scrollHeight - before;
-    },
-
-    /** A message of the open room was deleted: redraw so grouping and days stay right. */
-    removed(id) {
-      deleteAction.forget(id);
-      this.rerender();
-    },
-
-    renderPending() {
-      pendingList.replaceChildren(...room.pending.map(renderPendingItem));
-      if (pinned) scrollToBottom();
-    },
-
-    renderHistoryStatus,
-    scrollToBottom,
-    get room() {
-      return room;
-    },
-    clear() {
-      room = null;
-      clear(list);
-      clear(pendingList);
-    },
-  };
+  store.subscribe(apply);
 }

@@ -1,28 +1,33 @@
-// The room list: joined rooms (with unread counts) and the other rooms on
-// the server, plus the join-or-create form. The other rooms come a page at
-// a time (a server may have thousands): what is typed in the form narrows
-// them, and "More rooms" loads the next page.
+// @ts-check
+// The rooms panel: joined rooms (with unread counts), the other rooms on
+// the server, the join-or-create form, and who is signed in. The other
+// rooms come a page at a time (a server may have thousands): what is typed
+// in the form narrows them, and "More rooms" loads the next page.
 
 import { byId, el } from '../dom.js';
+import { hueOf } from '../format.js';
+
+const SEARCH_DELAY_MS = 250;
 
 /**
+ * @param {import('../store.js').Store} store
  * @param {object} opts
  * @param {(name: string) => void} opts.onOpen
- * @param {(name: string) => void} opts.onJoin
+ * @param {(name: string) => Promise<void>} opts.onJoin rejects with an Error to show
  * @param {(name: string) => void} opts.onLeave
  * @param {(query: string) => void} opts.onSearch the join form's text changed
  * @param {() => void} opts.onMore the next page of other rooms is wanted
  */
-export function createRoomsView({ onOpen, onJoin, onLeave, onSearch, onMore }) {
+export function createRoomsView(store, { onOpen, onJoin, onLeave, onSearch, onMore }) {
   const list = byId('room-list');
   const others = byId('other-room-list');
   const othersTitle = byId('other-rooms-title');
   const form = byId('join-form');
-  const input = byId('join-name');
+  const input = /** @type {HTMLInputElement} */ (byId('join-name'));
   const error = byId('join-error');
   const more = byId('more-rooms');
-  const SEARCH_DELAY_MS = 250;
-  let searchTimer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let searchTimer;
 
   more.addEventListener('click', () => onMore());
   input.addEventListener('input', () => {
@@ -33,68 +38,86 @@ export function createRoomsView({ onOpen, onJoin, onLeave, onSearch, onMore }) {
   // Room names are lowercase; be forgiving about what people type.
   const searchText = () => input.value.trim().replace(/^#/, '').toLowerCase().replace(/\s+/g, '-');
 
+  /** Joins by the form or by a click on another room; the form starts over once it worked. @param {string} name */
+  async function join(name) {
+    try {
+      await onJoin(name);
+      input.value = '';
+      error.textContent = '';
+      clearTimeout(searchTimer);
+    } catch (e) {
+      error.textContent = e.message;
+    }
+  }
+
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const name = searchText();
-    if (name) onJoin(name);
+    if (name) join(name);
   });
 
+  // The name is the room's and its count as shown ("general 3 unread"):
+  // the visible text, in order, then what the number means.
+  /** @param {import('../state.js').Room} room @param {string | null} current */
   function roomButton(room, current) {
-    const label = room.unread > 0 ? `${room.name}, ${room.unread} unread` : room.name;
     return el('button', {
       type: 'button',
       className: 'room-btn',
       'aria-current': room.name === current ? 'page' : null,
-      'aria-label': label,
       onclick: () => onOpen(room.name),
     },
     el('span', { className: 'hash', 'aria-hidden': 'true' }, '#'),
     el('span', { className: 'room-name' }, room.name),
-    room.unread > 0 ? el('span', { className: 'unread', 'aria-hidden': 'true' }, String(room.unread)) : null);
+    room.unread > 0 ? [' ', el('span', { className: 'unread' }, String(room.unread),
+      el('span', { className: 'visually-hidden' }, ' unread'))] : null);
   }
 
-  return {
-    /** @param {object[]} rooms joined rooms, @param {string} current */
-    render(rooms, current) {
-      list.replaceChildren(...rooms.map((room) => el('li', {
-        className: `room${room.name === current ? ' current' : ''}${room.unread ? ' has-unread' : ''}`,
-      },
-      roomButton(room, current),
-      room.name === 'general' ? null : el('button', {
+  function renderJoined() {
+    const current = store.current?.name ?? null;
+    list.replaceChildren(...store.rooms.map((room) => el('li', {
+      className: `room${room.name === current ? ' current' : ''}${room.unread ? ' has-unread' : ''}`,
+    },
+    roomButton(room, current),
+    room.name === 'general' ? null : el('button', {
+      type: 'button',
+      className: 'leave-btn',
+      'aria-label': `Leave ${room.name}`,
+      title: 'Leave room',
+      onclick: () => onLeave(room.name),
+    }, '×'))));
+  }
+
+  // The online count sits beside the button, not in it: it describes the
+  // room, while the button's name says what it does ("Join design").
+  function renderOthers() {
+    const { rooms, hasMore } = store.others;
+    othersTitle.hidden = rooms.length === 0 && !hasMore;
+    more.hidden = !hasMore;
+    others.replaceChildren(...rooms.map((room) => el('li', { className: 'room' },
+      el('button', {
         type: 'button',
-        className: 'leave-btn',
-        'aria-label': `Leave ${room.name}`,
-        title: 'Leave room',
-        onclick: () => onLeave(room.name),
-      }, '×'))));
-    },
+        className: 'room-btn',
+        'aria-label': `Join ${room.name}`,
+        onclick: () => join(room.name),
+      },
+      el('span', { className: 'hash', 'aria-hidden': 'true' }, '#'),
+      el('span', { className: 'room-name' }, room.name)),
+      room.members > 0 ? el('span', { className: 'online', title: `${room.members} online` }, String(room.members),
+        el('span', { className: 'visually-hidden' }, ' online')) : null)));
+  }
 
-    /**
-     * Rooms on the server we have not joined: [{name, members}], and
-     * whether there are more to load.
-     */
-    renderOthers(rooms, hasMore = false) {
-      othersTitle.hidden = rooms.length === 0 && !hasMore;
-      more.hidden = !hasMore;
-      others.replaceChildren(...rooms.map((room) => el('li', { className: 'room' },
-        el('button', {
-          type: 'button',
-          className: 'room-btn',
-          'aria-label': `Join ${room.name}`,
-          onclick: () => onJoin(room.name),
-        },
-        el('span', { className: 'hash', 'aria-hidden': 'true' }, '#'),
-        el('span', { className: 'room-name' }, room.name),
-        room.members > 0 ? el('span', { className: 'online', title: `${room.members} online` }, String(room.members)) : null))));
-    },
+  function renderMe() {
+    const { me } = store;
+    byId('me-name').textContent = me.name;
+    byId('me-guest').hidden = !me.guest;
+    const mark = byId('me-avatar');
+    mark.textContent = me.name[0].toUpperCase();
+    mark.style.setProperty('--hue', String(hueOf(me.name)));
+  }
 
-    showError(message) {
-      error.textContent = message;
-    },
-    joined() {
-      input.value = '';
-      error.textContent = '';
-      clearTimeout(searchTimer);
-    },
-  };
+  store.subscribe((change) => {
+    if (change.type === 'rooms') renderJoined();
+    if (change.type === 'others') renderOthers();
+  });
+  renderMe();
 }

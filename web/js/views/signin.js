@@ -1,9 +1,11 @@
+// @ts-check
 // The sign-in screen: account (log in / register) or guest.
 
 import { byId } from '../dom.js';
 
 // What people should read instead of a bare code. For input errors the
 // server's own message is better (it names the rule), so those pass through.
+/** @type {Record<string, string>} */
 const FRIENDLY = {
   invalid_credentials: 'Wrong name or password.',
   name_taken: 'That name is taken. Pick another one.',
@@ -21,10 +23,11 @@ export function createSigninView({ onAccount, onGuest }) {
   const accountForm = byId('account-form');
   const guestForm = byId('guest-form');
   const error = byId('signin-error');
-  const name = byId('account-name');
-  const password = byId('account-password');
-  const guestName = byId('guest-name');
+  const name = /** @type {HTMLInputElement} */ (byId('account-name'));
+  const password = /** @type {HTMLInputElement} */ (byId('account-password'));
+  const guestName = /** @type {HTMLInputElement} */ (byId('guest-name'));
 
+/** @param {HTMLElement} form @param {() => Promise<void>} task */
   async function run(form, task) {
     const buttons = form.querySelectorAll('button');
     buttons.forEach((b) => { b.disabled = true; });
