@@ -552,7 +552,7 @@ CONNECT_KEYS = ["ok", "clients", "rooms", "concurrency", "connected", "connect_s
 
 
 # Runs against several nodes or with services watched: before "errors".
-NODE_KEYS = ["urls", "server_cpu_s_per_pid", "server_rss_after_bytes_per_pid", "service_cpu_s",
+NODE_KEYS = ["urls", "server_cpu_s_per_pid", "server_rss_after_bytes_per_pid", "service_cpu_s", "service_cpu_s_per_pid",
              "service_cpu_util", "service_cpu_us_per_delivery"]
 
 

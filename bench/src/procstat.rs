@@ -55,11 +55,22 @@ fn parse_ppid_and_ticks_with_children(stat: &str) -> Option<(u32, u64)> {
     Some((ppid, ticks))
 }
 
-/// CPU seconds of each process in `roots` and all its descendants, summed
-/// (`None` if a root is gone). A child that has exited counts through its
-/// parent's cutime/cstime once reaped, so the figure only grows: a
-/// PostgreSQL postmaster with the backends it forks, for instance.
-pub fn tree_cpu_seconds(roots: &[u32]) -> Option<f64> {
+/// CPU seconds of each process in `roots` with all its descendants
+/// (`None` for a root that is gone). A child that has exited counts
+/// through its parent's cutime/cstime once reaped, so the figure only
+/// grows: a PostgreSQL postmaster with the backends it forks, for instance.
+pub fn tree_cpu_seconds(roots: &[u32]) -> Vec<Option<f64>> {
+    let Some(procs) = all_processes() else {
+        return roots.iter().map(|_| None).collect();
+    };
+    roots
+        .iter()
+        .map(|&root| Some(tree_ticks(&procs, &[root])? as f64 / clock_ticks()))
+        .collect()
+}
+
+/// pid → (ppid, ticks with reaped children) of every process now.
+fn all_processes() -> Option<HashMap<u32, (u32, u64)>> {
     let mut procs: HashMap<u32, (u32, u64)> = HashMap::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry
@@ -76,8 +87,7 @@ pub fn tree_cpu_seconds(roots: &[u32]) -> Option<f64> {
             procs.insert(pid, p);
         }
     }
-    let ticks = tree_ticks(&procs, roots)?;
-    Some(ticks as f64 / clock_ticks())
+    Some(procs)
 }
 
 /// The sum of the ticks of `roots` and their descendants in `procs`
@@ -176,8 +186,8 @@ pub struct CpuSample {
     pub at: Instant,
     /// Per server pid.
     pub servers: Vec<Option<f64>>,
-    /// All services with their descendants; `None` without services.
-    pub services: Option<f64>,
+    /// Per service pid, with its descendants.
+    pub services: Vec<Option<f64>>,
     pub bench: Option<f64>,
 }
 
@@ -190,11 +200,7 @@ impl CpuSample {
                 .iter()
                 .map(|&p| cpu_seconds(Some(p)))
                 .collect(),
-            services: if watched.services.is_empty() {
-                None
-            } else {
-                tree_cpu_seconds(&watched.services)
-            },
+            services: tree_cpu_seconds(&watched.services),
             bench: cpu_seconds(None),
         }
     }
@@ -207,24 +213,26 @@ pub struct CpuWindow {
     /// All servers.
     pub server_s: Option<f64>,
     pub server_s_per_pid: Vec<Option<f64>>,
+    /// All services.
     pub service_s: Option<f64>,
+    pub service_s_per_pid: Vec<Option<f64>>,
     pub bench_s: Option<f64>,
 }
 
 impl CpuWindow {
     pub fn between(a: &CpuSample, b: &CpuSample) -> Self {
         let diff = |x: Option<f64>, y: Option<f64>| Some((y? - x?).max(0.0));
-        let per_pid: Vec<Option<f64>> = a
-            .servers
-            .iter()
-            .zip(&b.servers)
-            .map(|(&x, &y)| diff(x, y))
-            .collect();
+        let per_pid = |a: &[Option<f64>], b: &[Option<f64>]| -> Vec<Option<f64>> {
+            a.iter().zip(b).map(|(&x, &y)| diff(x, y)).collect()
+        };
+        let servers = per_pid(&a.servers, &b.servers);
+        let services = per_pid(&a.services, &b.services);
         CpuWindow {
             wall_s: b.at.duration_since(a.at).as_secs_f64(),
-            server_s: sum(per_pid.clone()),
-            server_s_per_pid: per_pid,
-            service_s: diff(a.services, b.services),
+            server_s: sum(servers.clone()),
+            server_s_per_pid: servers,
+            service_s: sum(services.clone()),
+            service_s_per_pid: services,
             bench_s: diff(a.bench, b.bench),
         }
     }
@@ -280,19 +288,20 @@ mod tests {
         let a = CpuSample {
             at,
             servers: vec![Some(1.0), Some(2.0)],
-            services: Some(5.0),
+            services: vec![Some(5.0), Some(1.0)],
             bench: None,
         };
         let b = CpuSample {
             at,
             servers: vec![Some(1.5), Some(3.0)],
-            services: Some(5.25),
+            services: vec![Some(5.25), Some(1.5)],
             bench: None,
         };
         let w = CpuWindow::between(&a, &b);
         assert_eq!(w.server_s, Some(1.5));
         assert_eq!(w.server_s_per_pid, [Some(0.5), Some(1.0)]);
-        assert_eq!(w.service_s, Some(0.25));
+        assert_eq!(w.service_s, Some(0.75));
+        assert_eq!(w.service_s_per_pid, [Some(0.25), Some(0.5)]);
         assert_eq!(sum::<u64>(vec![]), None);
         assert_eq!(sum(vec![Some(1u64), None]), None);
     }

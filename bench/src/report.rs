@@ -136,6 +136,7 @@ pub struct NodeFigures {
     /// Services (database, Redis), each with its descendants.
     pub service_pids: Vec<u32>,
     pub service_cpu_s: Option<f64>,
+    pub service_cpu_s_per_pid: Vec<Option<f64>>,
     pub service_cpu_util: Option<f64>,
     pub service_cpu_us_per_delivery: Option<f64>,
 }
@@ -160,6 +161,7 @@ impl NodeFigures {
             server_rss_after_bytes_per_pid: rss.1,
             service_pids: watched.services.clone(),
             service_cpu_s: window.service_s,
+            service_cpu_s_per_pid: window.service_s_per_pid.clone(),
             service_cpu_util: window.service_util(),
             service_cpu_us_per_delivery: window
                 .service_s
@@ -182,24 +184,20 @@ impl NodeFigures {
             );
         }
         if self.server_pids.len() > 1 {
-            let parts: Vec<String> = self
-                .server_pids
-                .iter()
-                .zip(&self.server_cpu_s_per_pid)
-                .map(|(pid, cpu)| format!("{pid}: {} s", f(*cpu, 2)))
-                .collect();
-            line("server cpu per pid", parts.join(", "));
+            line(
+                "server cpu per pid",
+                per_pid(&self.server_pids, &self.server_cpu_s_per_pid),
+            );
         }
         if !self.service_pids.is_empty() {
-            let pids: Vec<String> = self.service_pids.iter().map(u32::to_string).collect();
             line(
                 "service cpu",
                 format!(
-                    "{} s, util {} core, {} µs/delivery (pids {} and children)",
+                    "{} s, util {} core, {} µs/delivery (with children; {})",
                     f(self.service_cpu_s, 2),
                     f(self.service_cpu_util, 2),
                     f(self.service_cpu_us_per_delivery, 2),
-                    pids.join(" ")
+                    per_pid(&self.service_pids, &self.service_cpu_s_per_pid)
                 ),
             );
         }
@@ -412,6 +410,16 @@ impl Report {
         }
         out
     }
+}
+
+/// `pid: seconds s, …`.
+fn per_pid(pids: &[u32], cpu: &[Option<f64>]) -> String {
+    let parts: Vec<String> = pids
+        .iter()
+        .zip(cpu)
+        .map(|(pid, cpu)| format!("{pid}: {} s", fixed(*cpu, 2)))
+        .collect();
+    parts.join(", ")
 }
 
 /// `v` with `digits` decimals, `-` for none.
