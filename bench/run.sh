@@ -23,7 +23,8 @@
 #   cluster   two nodes sharing that PostgreSQL schema and one Redis
 #             (REDIS_URL) under a key prefix of their own (bench-<random>:,
 #             its keys removed after); member k of each room connects to
-#             node k % 2, so every message crosses from one node to the other
+#             node k % 2, so every message reaches some of its room through
+#             the other node
 #
 # Each server runs pinned to CPU 0 (SERVER_CPU), the load generator to CPU 1
 # (BENCH_CPU), and every single measurement gets a freshly started server.
