@@ -24,8 +24,13 @@ from pathlib import Path
 
 P99_LIMIT_MS = 100
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-SERVERS = ("banter", "node")
-SERVER_NAMES = {"banter": "Banter", "node": "Node (Express + Socket.IO)"}
+SERVERS = ("banter", "banter-pg", "banter-cluster", "node")
+SERVER_NAMES = {
+    "banter": "Banter",
+    "banter-pg": "Banter on PostgreSQL",
+    "banter-cluster": "Banter, 2 nodes on PostgreSQL + Redis",
+    "node": "Node (Express + Socket.IO)",
+}
 RATE_GROUPS = ("c", "d", "e", "s")
 # A soak run misses when RSS grows more than this after the warm-up.
 SOAK_GROWTH_LIMIT = 0.05
@@ -88,6 +93,16 @@ def cmd_meta(args):
         "ulimit_n": run_text("sh", "-c", "ulimit -n"),
         "loadavg_at_start": (run_text("cat", "/proc/loadavg") or "").split(" ")[:3] or None,
     }
+    if args.postgres_url:
+        settings = run_text("psql", args.postgres_url, "-qAtc",
+                            "select string_agg(name || ' = ' || setting, ', ' order by name) from pg_settings "
+                            "where name in ('fsync', 'synchronous_commit', 'wal_sync_method', 'shared_buffers')")
+        meta["postgres"] = run_text("psql", args.postgres_url, "-qAtc", "show server_version")
+        meta["postgres_settings"] = settings
+    if args.redis_url:
+        info = run_text("redis-cli", "-u", args.redis_url, "info", "server") or ""
+        meta["redis"] = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                              if line.startswith("redis_version:")), None)
     Path(args.out).write_text(json.dumps(meta, indent=2) + "\n")
 
 
@@ -339,7 +354,19 @@ def connect_section(records, runs_expected):
     return "## Connections and idle memory\n\n" + table(header, rows)
 
 
+def with_services(records):
+    """Whether any run watched services (PostgreSQL, Redis) beside the servers."""
+    return any("service_cpu_s" in (r.get("result") or {}) for r in records)
+
+
+def total_us(runs):
+    """Median CPU per delivery of the servers and their services together."""
+    return median((res(r, "server_cpu_us_per_delivery") or 0) + res(r, "service_cpu_us_per_delivery")
+                  for r in runs if num(res(r, "service_cpu_us_per_delivery")) is not None)
+
+
 def rate_rows(steps, runs_expected, with_target=True):
+    services = with_services([r for per in steps.values() for runs in per.values() for r in runs])
     rows = []
     for (case, step), per_server in steps.items():
         for server in SERVERS:
@@ -358,6 +385,8 @@ def rate_rows(steps, runs_expected, with_target=True):
                 f_bytes(med(runs, "server_rss_after_bytes")), f_pct(med(runs, "bench_cpu_util")),
                 step_verdict(runs, runs_expected),
             ]
+            if services:
+                row[-1:-1] = [f_pct(med(runs, "service_cpu_util")), f_us(total_us(runs))]
             rows.append(row)
     return rows
 
@@ -365,6 +394,12 @@ def rate_rows(steps, runs_expected, with_target=True):
 RATE_HEADER = ["Server", "Msgs/s per sender", "Deliveries/s", "p50 ms", "p90 ms", "p99 ms",
                "p99.9 ms", "max ms", "ack p99 ms", "Lost", "Server CPU", "µs/delivery",
                "RSS after", "Load gen CPU", "Verdict"]
+# With services watched, before the verdict.
+SERVICE_HEADER = ["PostgreSQL + Redis CPU", "µs/delivery with them"]
+
+
+def rate_header(records):
+    return RATE_HEADER[:-1] + SERVICE_HEADER + RATE_HEADER[-1:] if with_services(records) else RATE_HEADER
 
 
 def best_step(steps, server, runs_expected):
@@ -434,7 +469,8 @@ def ladder_section(records, runs_expected):
         for case in dict.fromkeys(r["case"] for r in group_records):
             steps = by_step([r for r in group_records if r["case"] == case])
             title = titles.get((group, case), f"({group}) {case}")
-            parts.append(f"### {title}\n\n" + table(["Target deliveries/s"] + RATE_HEADER,
+            case_records = [r for r in group_records if r["case"] == case]
+            parts.append(f"### {title}\n\n" + table(["Target deliveries/s"] + rate_header(case_records),
                                                     rate_rows(steps, runs_expected))
                          + "\n\n" + highest_sustained(steps, runs_expected))
     if not parts:
@@ -515,6 +551,11 @@ CONNECT_KEYS = ["ok", "clients", "rooms", "concurrency", "connected", "connect_s
                 "bench_bottleneck", "errors"]
 
 
+# Runs against several nodes or with services watched: before "errors".
+NODE_KEYS = ["urls", "server_cpu_s_per_pid", "server_rss_after_bytes_per_pid", "service_cpu_s", "service_cpu_s_per_pid",
+             "service_cpu_util", "service_cpu_us_per_delivery"]
+
+
 def all_runs_section(records):
     parts = []
     for group in ("a", "b", "c", "d", "e", "f", "s"):
@@ -522,6 +563,8 @@ def all_runs_section(records):
         if not group_records:
             continue
         keys = RATE_KEYS if group in RATE_GROUPS else CONNECT_KEYS
+        if with_services(group_records) or any("urls" in (r.get("result") or {}) for r in group_records):
+            keys = keys[:-1] + NODE_KEYS + keys[-1:]
         rows = []
         for r in group_records:
             result = r.get("result") or {}
@@ -545,7 +588,10 @@ def commands_section(records, meta):
     lines += [servers[s] for s in SERVERS if s in servers]
     lines.append("```")
     lines.append("")
-    lines.append("Load generator (`$URL` and `$PID` from the server just started):")
+    several = any("$URL1" in (r.get("command") or "") for r in records)
+    lines.append("Load generator (`$URL` and `$PID` from the server just started"
+                 + ("; `$URL1`, `$PID1`… those of each node; `$POSTMASTER` and `$REDIS` the pids of "
+                    "PostgreSQL's postmaster and of redis-server" if several else "") + "):")
     lines.append("")
     lines.append("```sh")
     lines += list(dict.fromkeys(r["command"] for r in records if r.get("command")))
@@ -564,8 +610,12 @@ def machine_section(meta):
         ["Kernel", meta.get("kernel")],
         ["Rust", meta.get("rustc")],
         ["Node.js", meta.get("node")],
+        *([["PostgreSQL", f"{meta['postgres']} ({meta.get('postgres_settings') or '?'})"]] if meta.get("postgres") else []),
+        *([["Redis", meta["redis"]]] if meta.get("redis") else []),
         ["Baseline packages", ", ".join(f"{k} {v}" for k, v in pkgs.items() if v) or None],
-        ["Pinning", f"server on CPU {meta.get('server_cpu')}, load generator on CPU {meta.get('bench_cpu')} (`taskset`)"],
+        ["Pinning", f"server on CPU {meta.get('server_cpu')}"
+                    + (" with every postgres and redis-server process" if meta.get("postgres") or meta.get("redis") else "")
+                    + f", load generator on CPU {meta.get('bench_cpu')} (`taskset`)"],
         ["Open files (`ulimit -n`)", meta.get("ulimit_n")],
         ["Load average at start", " ".join(meta.get("loadavg_at_start") or []) or None],
         ["Runs per step", meta.get("runs")],
@@ -641,6 +691,8 @@ def main():
     meta.add_argument("--bench-cpu", default="1")
     meta.add_argument("--banter-bin")
     meta.add_argument("--bench-bin")
+    meta.add_argument("--postgres-url")
+    meta.add_argument("--redis-url")
     meta.set_defaults(func=cmd_meta)
 
     record = sub.add_parser("record")

@@ -3,7 +3,7 @@
 # Express 4 + Socket.IO 4) driven by the same load generator (bench/src).
 #
 #   bench/run.sh [--quick] [--only banter|node] [--scenarios a,b,c,d,e,f]
-#                [--no-docs] [--no-build]
+#                [--backends sqlite,postgres,cluster] [--no-docs] [--no-build]
 #
 #   a  connect 10,000 clients in 100 rooms: connect rate, idle memory
 #   b  connect 19,000 clients in 100 rooms: that many in one process
@@ -15,8 +15,25 @@
 #      at SOAK_DELIVERIES deliveries/s (25,000, half of what Banter sustains)
 #      with SOAK_CHURNERS (50) connections coming and going beside it
 #
+# --backends: what Banter runs on, each measured in turn as a server of its
+# own (default: sqlite):
+#   sqlite    one node on its embedded SQLite database (a fresh data dir)
+#   postgres  one node on PostgreSQL (POSTGRES_URL), in a schema of its own
+#             made before the server starts and dropped after it stops
+#   cluster   two nodes sharing that PostgreSQL schema and one Redis
+#             (REDIS_URL) under a key prefix of their own (bench-<random>:,
+#             its keys removed after); member k of each room connects to
+#             node k % 2, so every message reaches some of its room through
+#             the other node
+#
 # Each server runs pinned to CPU 0 (SERVER_CPU), the load generator to CPU 1
 # (BENCH_CPU), and every single measurement gets a freshly started server.
+# With postgres or cluster, every postgres and redis-server process (they
+# run as services of the machine) is pinned to SERVER_CPU too for the whole
+# run, so that the server side is on one core as with SQLite, and set back
+# to every CPU at the end (also on failure or ^C); their CPU in the measured
+# window (the postmaster and its backends, redis-server) is reported as
+# service_cpu_* beside the nodes' own.
 # Results: target/bench-results/<date>/{results.jsonl,meta.json,report.md,logs/};
 # the report also replaces the generated section of docs/benchmarks.md
 # unless --no-docs.
@@ -26,7 +43,10 @@
 # OUT_DIR (instead of target/bench-results/<date>), SERVER_CPU, BENCH_CPU,
 # BENCH_ADDRS (source addresses for the connect scenarios),
 # CONNECT_CONCURRENCY (connections in flight, 64), SOAK_MINUTES,
-# SOAK_DELIVERIES, SOAK_CHURNERS (scenario s).
+# SOAK_DELIVERIES, SOAK_CHURNERS (scenario s), LADDER (the target
+# deliveries/s of the ladders of c, e.g. "10000,25000"), POSTGRES_URL
+# (postgres://postgres@127.0.0.1:5432/test), REDIS_URL
+# (redis://127.0.0.1:6379).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,6 +57,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 QUICK=0
 ONLY=""
 SCENARIOS="a,b,c,d,e,f"
+BACKENDS=sqlite
 DOCS=1
 BUILD=1
 INVOCATION="bench/run.sh${*:+ $*}"
@@ -47,6 +68,8 @@ while [[ $# -gt 0 ]]; do
     --only=*) ONLY=${1#*=} ;;
     --scenarios) SCENARIOS=${2:?--scenarios needs a list like a,c}; shift ;;
     --scenarios=*) SCENARIOS=${1#*=} ;;
+    --backends) BACKENDS=${2:?--backends needs a list like sqlite,postgres}; shift ;;
+    --backends=*) BACKENDS=${1#*=} ;;
     --no-docs) DOCS=0 ;;
     --no-build) BUILD=0 ;;
     -h | --help) usage; exit 0 ;;
@@ -56,16 +79,32 @@ while [[ $# -gt 0 ]]; do
 done
 
 case $ONLY in
-  "") SERVERS=(banter node) ;;
-  banter | node) SERVERS=("$ONLY") ;;
+  "") KINDS=(banter node) ;;
+  banter | node) KINDS=("$ONLY") ;;
   *) echo "run.sh: --only takes banter or node, not $ONLY" >&2; exit 2 ;;
 esac
+# The servers measured, by their name in the results: banter (on SQLite),
+# banter-pg, banter-cluster, node.
+SERVERS=()
+IFS=, read -r -a BACKEND_LIST <<<"$BACKENDS"
+for kind in "${KINDS[@]}"; do
+  [[ $kind == node ]] && { SERVERS+=(node); continue; }
+  for b in "${BACKEND_LIST[@]}"; do
+    case $b in
+      sqlite) SERVERS+=(banter) ;;
+      postgres) SERVERS+=(banter-pg) ;;
+      cluster) SERVERS+=(banter-cluster) ;;
+      *) echo "run.sh: unknown backend $b (sqlite, postgres, cluster)" >&2; exit 2 ;;
+    esac
+  done
+done
 IFS=, read -r -a SELECTED <<<"$SCENARIOS"
 for s in "${SELECTED[@]}"; do
   [[ $s =~ ^[a-fs]$ ]] || { echo "run.sh: unknown scenario $s (a-f, s)" >&2; exit 2; }
 done
 selected() { [[ ,$SCENARIOS, == *,$1,* ]]; }
-wants() { [[ " ${SERVERS[*]} " == *" $1 "* ]]; }
+# wants banter: any Banter server (on any backend); wants banter-pg: that one.
+wants() { [[ " ${SERVERS[*]} " == *" $1 "* || " ${SERVERS[*]} " == *" $1-"* ]]; }
 
 if ((QUICK)); then
   RUNS=${RUNS:-1}
@@ -84,10 +123,17 @@ SERVER_CPU=${SERVER_CPU:-0}
 BENCH_CPU=${BENCH_CPU:-1}
 BENCH_ADDRS=${BENCH_ADDRS:-127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4}
 CONNECT_CONCURRENCY=${CONNECT_CONCURRENCY:-64}
+POSTGRES_URL=${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 # Target deliveries/s of the ladders; a server's ladder ends after the first
 # step that misses (p99 > 100 ms, loss, errors, or the load generator was
 # the bottleneck).
-LADDER=(10000 25000 50000 100000 150000 200000 300000 400000 500000 700000 1000000)
+# LADDER (environment, comma- or space-separated) replaces the steps.
+if [[ -n ${LADDER:-} ]]; then
+  IFS=', ' read -r -a LADDER <<<"$LADDER"
+else
+  LADDER=(10000 25000 50000 100000 150000 200000 300000 400000 500000 700000 1000000)
+fi
 # Rate limits out of the way: the benchmark measures the server, not them.
 BANTER_LIMITS=(
   --send-rate 100000000:100000000 --join-rate 100000000:100000000
@@ -136,68 +182,175 @@ if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
   log "warning: load average $load1: other work on this machine will skew the figures"
 fi
 
+# --- Services (PostgreSQL, Redis) ---------------------------------------------
+
+POSTMASTER_PID="" REDIS_PID=""
+if wants banter-pg || wants banter-cluster; then
+  command -v psql >/dev/null || { echo "run.sh: psql is needed for --backends postgres/cluster" >&2; exit 1; }
+  psql "$POSTGRES_URL" -qAtc 'select 1' >/dev/null ||
+    { echo "run.sh: PostgreSQL at $POSTGRES_URL does not answer" >&2; exit 1; }
+  pg_data=$(psql "$POSTGRES_URL" -qAtc 'show data_directory')
+  POSTMASTER_PID=$(head -n 1 "$pg_data/postmaster.pid" 2>/dev/null || pgrep -o -x postgres || true)
+  [[ $POSTMASTER_PID =~ ^[0-9]+$ ]] || { echo "run.sh: cannot find PostgreSQL's postmaster pid" >&2; exit 1; }
+fi
+if wants banter-cluster; then
+  command -v redis-cli >/dev/null || { echo "run.sh: redis-cli is needed for --backends cluster" >&2; exit 1; }
+  [[ $(redis-cli -u "$REDIS_URL" ping 2>/dev/null) == PONG ]] ||
+    { echo "run.sh: Redis at $REDIS_URL does not answer" >&2; exit 1; }
+  REDIS_PID=$(redis-cli -u "$REDIS_URL" info server | tr -d '\r' | sed -n 's/^process_id://p')
+  [[ $REDIS_PID =~ ^[0-9]+$ ]] || { echo "run.sh: cannot find redis-server's pid" >&2; exit 1; }
+fi
+
+# The processes of the services in use, now (PostgreSQL forks a backend per
+# connection: they inherit the postmaster's affinity, and any started by
+# others meanwhile are caught when the affinity is set back).
+service_processes() {
+  [[ -n $POSTMASTER_PID ]] && pgrep -x postgres
+  [[ -n $REDIS_PID ]] && pgrep -x redis-server
+  return 0
+}
+# set_service_affinity CPULIST: every thread of every service process.
+set_service_affinity() {
+  local pid
+  for pid in $(service_processes); do
+    taskset -a -p -c "$1" "$pid" >/dev/null 2>&1 || true # it may have exited
+  done
+}
+ALL_CPUS=0-$(($(nproc) - 1))
+PINNED=0
+
 python3 bench/render.py meta --out "$OUT/meta.json" --invocation "$INVOCATION" \
   --runs "$RUNS" --quick "$QUICK" --server-cpu "$SERVER_CPU" --bench-cpu "$BENCH_CPU" \
-  ${BANTER_BIN:+--banter-bin "$BANTER_BIN"} --bench-bin "$BENCH_BIN"
+  ${BANTER_BIN:+--banter-bin "$BANTER_BIN"} --bench-bin "$BENCH_BIN" \
+  ${POSTMASTER_PID:+--postgres-url "$POSTGRES_URL"} ${REDIS_PID:+--redis-url "$REDIS_URL"}
 
 # --- Servers ----------------------------------------------------------------
 
-SERVER_PID=""
-SERVER_URL=""
+SERVER_PIDS=()    # one per node
+SERVER_URLS=()    # one per node
+SERVICE_PIDS=()   # the services this server uses (for --service-pid)
 SERVER_DATA=""
+SERVER_SCHEMA=""  # PostgreSQL schema of this server (banter-pg, banter-cluster)
+SERVER_PREFIX=""  # Redis key prefix of this server (banter-cluster)
 SERVER_CMD=""
 SEQ=0
 
-# start_server banter|node LOGPREFIX: sets SERVER_PID, SERVER_URL, SERVER_CMD.
-start_server() {
-  local out=$2.server.out err=$2.server.err
-  case $1 in
-    banter)
-      SERVER_DATA=$(mktemp -d "${TMPDIR:-/tmp}/banter-bench.XXXXXX")
-      SERVER_CMD="taskset -c $SERVER_CPU ${BANTER_BIN#"$ROOT"/} --bind 127.0.0.1:0 --data-dir \$(mktemp -d) ${BANTER_LIMITS[*]}"
-      taskset -c "$SERVER_CPU" "$BANTER_BIN" --bind 127.0.0.1:0 --data-dir "$SERVER_DATA" \
-        "${BANTER_LIMITS[@]}" >"$out" 2>"$err" &
-      ;;
-    node)
-      SERVER_DATA=""
-      SERVER_CMD="PORT=0 taskset -c $SERVER_CPU node bench/node-baseline/server.js"
-      PORT=0 HOST=127.0.0.1 taskset -c "$SERVER_CPU" node bench/node-baseline/server.js \
-        >"$out" 2>"$err" &
-      ;;
-  esac
-  SERVER_PID=$! # taskset execs the server: this is the server's own pid
-  SERVER_URL=""
-  local i line
+random_hex() { od -An -N4 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# The database URL of schema $1: every connection's search_path, and its
+# application_name, so that its backends can be told apart in pg_stat_activity.
+schema_url() {
+  local sep='?'
+  [[ $POSTGRES_URL == *\?* ]] && sep='&'
+  printf '%s%soptions=-c%%20search_path%%3D%s&application_name=%s' "$POSTGRES_URL" "$sep" "$1" "$1"
+}
+
+# start_node LOG ARGS...: one process pinned to SERVER_CPU; waits for its
+# "listening" line and appends its pid and URL to SERVER_PIDS and SERVER_URLS.
+start_node() {
+  local out=$1.out err=$1.err pid i line
+  shift
+  taskset -c "$SERVER_CPU" "$@" >"$out" 2>"$err" &
+  pid=$! # taskset execs the server: this is the server's own pid
+  SERVER_PIDS+=("$pid")
   for ((i = 0; i < 600; i++)); do
     line=$(grep -m1 -o 'Banter listening on http://[^[:space:]]*' "$out" || true)
     if [[ -n $line ]]; then
-      SERVER_URL=${line#Banter listening on }
+      SERVER_URLS+=("${line#Banter listening on }")
       return 0
     fi
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  echo "run.sh: $1 did not start; its log:" >&2
+  echo "run.sh: $* did not start; its log:" >&2
   tail -n 20 "$err" >&2 || true
-  stop_server
   return 1
 }
 
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  local i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  [[ -n $SERVER_DATA ]] && rm -rf "$SERVER_DATA"
-  SERVER_PID="" SERVER_DATA=""
+# start_server SERVER LOGPREFIX: sets SERVER_PIDS, SERVER_URLS, SERVICE_PIDS
+# and SERVER_CMD.
+start_server() {
+  local server=$1 prefix=$2 nodes=1 n shown_db="" db=()
+  SERVER_PIDS=() SERVER_URLS=() SERVICE_PIDS=() SERVER_SCHEMA="" SERVER_PREFIX=""
+  SERVER_DATA=$(mktemp -d "${TMPDIR:-/tmp}/banter-bench.XXXXXX")
+  case $server in
+    banter-pg | banter-cluster)
+      SERVER_SCHEMA=bench_$(random_hex)
+      psql "$POSTGRES_URL" -qc "CREATE SCHEMA $SERVER_SCHEMA" >/dev/null || { stop_server; return 1; }
+      db=(--database-url "$(schema_url "$SERVER_SCHEMA")")
+      shown_db=" --database-url '$(schema_url '$SCHEMA')'"
+      SERVICE_PIDS=("$POSTMASTER_PID")
+      ;;&
+    banter-cluster)
+      nodes=2
+      SERVER_PREFIX=bench-$(random_hex):
+      db+=(--redis-url "$REDIS_URL" --redis-prefix "$SERVER_PREFIX")
+      shown_db+=" --redis-url $REDIS_URL --redis-prefix bench-\$RANDOM:"
+      SERVICE_PIDS+=("$REDIS_PID")
+      ;;
+  esac
+  case $server in
+    banter*)
+      SERVER_CMD="taskset -c $SERVER_CPU ${BANTER_BIN#"$ROOT"/} --bind 127.0.0.1:0 --data-dir \$(mktemp -d)$shown_db ${BANTER_LIMITS[*]}"
+      if ((nodes > 1)); then
+        SERVER_CMD="# $nodes nodes, one after the other (the first migrates), each:"$'\n'"$SERVER_CMD"
+      fi
+      # The first node migrates the database; the others find it ready.
+      for ((n = 1; n <= nodes; n++)); do
+        mkdir -p "$SERVER_DATA/node$n"
+        local log=$prefix.server
+        if ((n > 1)); then log+=$n; fi
+        start_node "$log" "$BANTER_BIN" --bind 127.0.0.1:0 \
+          --data-dir "$SERVER_DATA/node$n" "${db[@]}" "${BANTER_LIMITS[@]}" || { stop_server; return 1; }
+      done
+      ;;
+    node)
+      SERVER_CMD="PORT=0 taskset -c $SERVER_CPU node bench/node-baseline/server.js"
+      PORT=0 HOST=127.0.0.1 start_node "$prefix.server" node bench/node-baseline/server.js ||
+        { stop_server; return 1; }
+      ;;
+  esac
 }
-trap stop_server EXIT
+
+stop_server() {
+  local pid i
+  for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${SERVER_PIDS[@]}"; do
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  SERVER_PIDS=()
+  [[ -n $SERVER_DATA ]] && rm -rf "$SERVER_DATA"
+  if [[ -n $SERVER_SCHEMA ]]; then
+    psql "$POSTGRES_URL" -qc "DROP SCHEMA IF EXISTS $SERVER_SCHEMA CASCADE" >/dev/null 2>&1 ||
+      log "warning: could not drop schema $SERVER_SCHEMA"
+  fi
+  if [[ -n $SERVER_PREFIX ]]; then
+    redis-cli -u "$REDIS_URL" --scan --pattern "$SERVER_PREFIX*" | xargs -r -n 500 redis-cli -u "$REDIS_URL" del >/dev/null ||
+      log "warning: could not remove the Redis keys under $SERVER_PREFIX"
+  fi
+  SERVER_DATA="" SERVER_SCHEMA="" SERVER_PREFIX=""
+}
+
+cleanup() {
+  stop_server
+  if ((PINNED)); then
+    set_service_affinity "$ALL_CPUS"
+    log "postgres and redis-server set back to CPUs $ALL_CPUS"
+  fi
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+if [[ -n $POSTMASTER_PID$REDIS_PID ]]; then
+  PINNED=1
+  set_service_affinity "$SERVER_CPU"
+  log "postgres and redis-server pinned to CPU $SERVER_CPU for the run"
+fi
 
 # --- One measurement ----------------------------------------------------------
 
@@ -223,8 +376,21 @@ measure() {
   local limit=900
   [[ $1 == rate ]] && limit=$((DURATION + WARMUP + DRAIN + 120))
   [[ $1 == soak ]] && limit=$((SOAK_SECS + WARMUP + DRAIN + 300))
-  local cmd=(taskset -c "$BENCH_CPU" "$BENCH_BIN" "$@" --url "$SERVER_URL" --server-pid "$SERVER_PID" --json)
-  local shown="taskset -c $BENCH_CPU ${BENCH_BIN#"$ROOT"/} $* --url \$URL --server-pid \$PID --json"
+  local targets=() shown_targets="" i
+  for ((i = 0; i < ${#SERVER_URLS[@]}; i++)); do
+    targets+=(--url "${SERVER_URLS[i]}" --server-pid "${SERVER_PIDS[i]}")
+  done
+  for i in "${SERVICE_PIDS[@]}"; do targets+=(--service-pid "$i"); done
+  if ((${#SERVER_URLS[@]} == 1)); then
+    shown_targets="--url \$URL --server-pid \$PID"
+  else
+    for ((i = 1; i <= ${#SERVER_URLS[@]}; i++)); do shown_targets+="--url \$URL$i --server-pid \$PID$i "; done
+    shown_targets=${shown_targets% }
+  fi
+  [[ -n $POSTMASTER_PID && " ${SERVICE_PIDS[*]} " == *" $POSTMASTER_PID "* ]] && shown_targets+=" --service-pid \$POSTMASTER"
+  [[ -n $REDIS_PID && " ${SERVICE_PIDS[*]} " == *" $REDIS_PID "* ]] && shown_targets+=" --service-pid \$REDIS"
+  local cmd=(taskset -c "$BENCH_CPU" "$BENCH_BIN" "$@" "${targets[@]}" --json)
+  local shown="taskset -c $BENCH_CPU ${BENCH_BIN#"$ROOT"/} $* $shown_targets --json"
   log "$server $group/$case step $step run $run/$RUNS: $*"
   local rc=0
   timeout --foreground -k 10 "$limit" "${cmd[@]}" >"$prefix.bench.out" 2>"$prefix.bench.err" || rc=$?

@@ -11,8 +11,8 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::procstat::{CpuSample, CpuWindow, rss_bytes};
-use crate::report::{BOTTLENECK_UTIL, Quantiles, Report, count, latency_histogram};
+use crate::procstat::{CpuSample, CpuWindow, Watched, sum};
+use crate::report::{BOTTLENECK_UTIL, NodeFigures, Quantiles, Report, count, latency_histogram};
 use crate::setup::{Setup, establish, run_tag};
 use crate::sio::{self, Packet, Ws, classify};
 use crate::target::Target;
@@ -72,7 +72,7 @@ async fn hold(mut ws: Ws, mut stop: watch::Receiver<bool>) -> bool {
 pub async fn run(
     target: Rc<Target>,
     p: &ConnectParams,
-    server_pid: Option<u32>,
+    watched: &Watched,
 ) -> anyhow::Result<Report> {
     if p.clients == 0 || p.rooms == 0 || p.concurrency == 0 {
         bail!("--clients, --rooms and --concurrency must be at least 1");
@@ -80,15 +80,16 @@ pub async fn run(
     if !(p.hold >= 0.0 && p.hold.is_finite()) {
         bail!("--hold must be >= 0");
     }
-    let rss_before = server_pid.and_then(rss_bytes);
-    let cpu_a = CpuSample::now(server_pid);
+    let rss_before_per_pid = watched.rss_per_server();
+    let rss_before = sum(rss_before_per_pid.clone());
+    let cpu_a = CpuSample::now(watched);
     let started = Instant::now();
     let latency = Rc::new(RefCell::new(latency_histogram()));
     let done = Rc::new(RefCell::new(Vec::with_capacity(p.clients)));
     let holders = Rc::new(RefCell::new(Vec::with_capacity(p.clients)));
     let (tx, rx) = watch::channel(false);
     let setup = Rc::new(Setup {
-        target,
+        target: target.clone(),
         run: run_tag(),
         rooms: p.rooms,
         read_buffer: 4 * 1024,
@@ -114,10 +115,11 @@ pub async fn run(
         .await
     };
     let finished = Instant::now();
-    let cpu_b = CpuSample::now(server_pid);
+    let cpu_b = CpuSample::now(watched);
     let window = CpuWindow::between(&cpu_a, &cpu_b);
     tokio::time::sleep(Duration::from_secs_f64(p.hold)).await;
-    let rss_after = server_pid.and_then(rss_bytes);
+    let rss_after_per_pid = watched.rss_per_server();
+    let rss_after = sum(rss_after_per_pid.clone());
     let _ = tx.send(true);
     let tasks: Vec<_> = holders.borrow_mut().drain(..).collect();
     let connected = tasks.len() as u64;
@@ -160,6 +162,13 @@ pub async fn run(
         bench_cpu_util: bench_util,
         bench_bottleneck: bench_util.is_some_and(|u| u >= BOTTLENECK_UTIL),
         errors,
+        nodes: NodeFigures::new(
+            &target,
+            watched,
+            &window,
+            (rss_before_per_pid, rss_after_per_pid),
+            0,
+        ),
         ..Report::default()
     })
 }

@@ -1,6 +1,6 @@
 //! Guest sign-in over a hand-written HTTP/1.1 keep-alive connection: one
-//! connection per worker, reused, so that signing 20,000 guests in does
-//! not use 20,000 more ephemeral ports.
+//! connection per worker (and server node), reused, so that signing 20,000
+//! guests in does not use 20,000 more ephemeral ports.
 
 use std::net::IpAddr;
 
@@ -117,43 +117,49 @@ struct ErrorCode {
     code: String,
 }
 
-/// Signs guests in, reusing one keep-alive connection.
+/// Signs guests in, reusing one keep-alive connection per server node.
 pub struct GuestClient {
     target: std::rc::Rc<Target>,
     source: Option<IpAddr>,
-    conn: Option<BufReader<TcpStream>>,
+    /// One per node, opened on first use.
+    conns: Vec<Option<BufReader<TcpStream>>>,
 }
 
 impl GuestClient {
     pub fn new(target: std::rc::Rc<Target>, source: Option<IpAddr>) -> Self {
+        let conns = target.nodes.iter().map(|_| None).collect();
         GuestClient {
             target,
             source,
-            conn: None,
+            conns,
         }
     }
 
-    /// `POST /api/auth/guest` with `name`; the session token.
-    pub async fn sign_in(&mut self, name: &str) -> Result<String, Failure> {
+    /// `POST /api/auth/guest` with `name` on node number `node`; the
+    /// session token.
+    pub async fn sign_in(&mut self, node: usize, name: &str) -> Result<String, Failure> {
+        let node = node % self.conns.len();
+        let server = self.target.node(node);
         let body = serde_json::json!({ "name": name }).to_string();
         let request = format!(
             "POST /api/auth/guest HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
              Accept: application/json\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n{}",
-            self.target.authority,
+            server.authority,
             body.len(),
             body
         );
+        let slot = &mut self.conns[node];
         let mut attempt = 0;
         let response = loop {
             attempt += 1;
-            let reused = self.conn.is_some();
-            let conn = match self.conn.as_mut() {
+            let reused = slot.is_some();
+            let conn = match slot.as_mut() {
                 Some(c) => c,
                 None => {
-                    let stream = tcp_connect(&self.target, self.source)
+                    let stream = tcp_connect(server, self.source)
                         .await
                         .map_err(|f| Failure::new("http_connect", f.detail))?;
-                    self.conn.insert(BufReader::new(stream))
+                    slot.insert(BufReader::new(stream))
                 }
             };
             let result = async {
@@ -165,15 +171,15 @@ impl GuestClient {
                 Ok(r) => break r,
                 // The server may close an idle keep-alive connection: retry
                 // once on a fresh one.
-                Err(_) if reused && attempt == 1 => self.conn = None,
+                Err(_) if reused && attempt == 1 => *slot = None,
                 Err(e) => {
-                    self.conn = None;
+                    *slot = None;
                     return Err(Failure::new("http_io", e));
                 }
             }
         };
         if !response.keep_alive {
-            self.conn = None;
+            *slot = None;
         }
         if response.status == 200 || response.status == 201 {
             let issued: Issued = serde_json::from_slice(&response.body)

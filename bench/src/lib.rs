@@ -23,6 +23,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use connect::ConnectParams;
+use procstat::Watched;
 use rate::RateParams;
 use report::Report;
 use soak::SoakParams;
@@ -41,12 +42,19 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct Common {
-    /// The server's base URL (plain HTTP).
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    pub url: String,
-    /// The server's pid, for its CPU time and memory from /proc.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
+    /// The server's base URL (plain HTTP). Several nodes: give it once per
+    /// node (or comma-separated); the k-th member of each room connects
+    /// to URL k % n, so every room has members on every node.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:3000")]
+    pub url: Vec<String>,
+    /// The server's pid, for its CPU time and memory from /proc; once per
+    /// node (CPU and RSS are summed, and reported per pid).
+    #[arg(long, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
+    /// A service the servers use (a PostgreSQL postmaster, a redis-server):
+    /// the CPU time of it and its descendants is reported as `service_cpu_*`.
+    #[arg(long, value_delimiter = ',')]
+    pub service_pid: Vec<u32>,
     /// Local source addresses to connect from, round-robin (more than one
     /// is needed past ~25k connections to one server port).
     #[arg(long, value_delimiter = ',', default_value = "127.0.0.1")]
@@ -185,41 +193,53 @@ fn one(report: Report) -> anyhow::Result<Outcome> {
     })
 }
 
+impl Common {
+    fn target(&self) -> anyhow::Result<Rc<Target>> {
+        Ok(Rc::new(Target::new(&self.url, &self.addrs)?))
+    }
+
+    fn watched(&self) -> Watched {
+        Watched {
+            servers: self.server_pid.clone(),
+            services: self.service_pid.clone(),
+        }
+    }
+}
+
 async fn run_scenario(scenario: &Scenario) -> anyhow::Result<Outcome> {
     match scenario {
         Scenario::Rate(a) => {
-            let target = Rc::new(Target::new(&a.common.url, &a.common.addrs)?);
-            one(rate::run(target, &rate_params(a), a.common.server_pid).await?)
+            let c = &a.common;
+            one(rate::run(c.target()?, &rate_params(a), &c.watched()).await?)
         }
         Scenario::Soak(a) => {
-            let common = &a.rate.common;
-            let target = Rc::new(Target::new(&common.url, &common.addrs)?);
+            let c = &a.rate.common;
             let params = SoakParams {
                 rate: rate_params(&a.rate),
                 churners: a.churners,
                 stay: (a.stay_min, a.stay_max),
                 sample_every: a.sample_every,
             };
-            one(soak::run(target, &params, common.server_pid).await?)
+            one(soak::run(c.target()?, &params, &c.watched()).await?)
         }
         Scenario::Connect(a) => {
-            let target = Rc::new(Target::new(&a.common.url, &a.common.addrs)?);
+            let c = &a.common;
             let params = ConnectParams {
                 clients: a.clients,
                 rooms: a.rooms,
                 concurrency: a.concurrency,
                 hold: a.hold,
             };
-            one(connect::run(target, &params, a.common.server_pid).await?)
+            one(connect::run(c.target()?, &params, &c.watched()).await?)
         }
         Scenario::Smoke(a) => {
-            let target = Rc::new(Target::new(&a.common.url, &a.common.addrs)?);
-            let mut rate = rate::run(target.clone(), &smoke_rate(), a.common.server_pid).await?;
+            let (target, watched) = (a.common.target()?, a.common.watched());
+            let mut rate = rate::run(target.clone(), &smoke_rate(), &watched).await?;
             if rate.delivered.unwrap_or(0) == 0 {
                 rate.ok = false;
                 report::count(&mut rate.errors, "nothing_delivered", 1);
             }
-            let connect = connect::run(target, &smoke_connect(), a.common.server_pid).await?;
+            let connect = connect::run(target, &smoke_connect(), &watched).await?;
             let ok = rate.ok && connect.ok;
             Ok(Outcome {
                 ok,

@@ -1,6 +1,8 @@
 //! Process figures from /proc: resident memory and CPU time, for the
-//! server (by pid) and for the bench itself.
+//! server (by pid, one per node), for the services the servers use (a
+//! database, a bus) and for the bench itself.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// Clock ticks per second for /proc/PID/stat times.
@@ -21,15 +23,91 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     parse_cpu_ticks(&stat).map(|t| t as f64 / clock_ticks())
 }
 
-/// utime + stime in ticks from the text of /proc/PID/stat. The command
-/// name in parentheses may hold spaces, so fields are counted after the
-/// last `)`: state is field 3, utime 14 and stime 15.
+/// The fields of /proc/PID/stat after the command name, which is in
+/// parentheses and may hold spaces, so fields are counted after the last
+/// `)`: state is field 3 (index 0 here), ppid 4, utime 14, stime 15,
+/// cutime 16 and cstime 17.
+fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    Some(
+        stat[stat.rfind(')')? + 1..]
+            .split_ascii_whitespace()
+            .collect(),
+    )
+}
+
+/// utime + stime in ticks from the text of /proc/PID/stat.
 fn parse_cpu_ticks(stat: &str) -> Option<u64> {
-    let after = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after.split_ascii_whitespace().collect();
+    let fields = stat_fields(stat)?;
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// The parent pid and utime + stime + cutime + cstime in ticks: the
+/// process's own CPU and that of the children it has reaped.
+fn parse_ppid_and_ticks_with_children(stat: &str) -> Option<(u32, u64)> {
+    let fields = stat_fields(stat)?;
+    let ppid: u32 = fields.get(1)?.parse().ok()?;
+    let mut ticks = 0;
+    for i in 11..=14 {
+        ticks += fields.get(i)?.parse::<u64>().ok()?;
+    }
+    Some((ppid, ticks))
+}
+
+/// CPU seconds of each process in `roots` with all its descendants
+/// (`None` for a root that is gone). A child that has exited counts
+/// through its parent's cutime/cstime once reaped, so the figure only
+/// grows: a PostgreSQL postmaster with the backends it forks, for instance.
+pub fn tree_cpu_seconds(roots: &[u32]) -> Vec<Option<f64>> {
+    let Some(procs) = all_processes() else {
+        return roots.iter().map(|_| None).collect();
+    };
+    roots
+        .iter()
+        .map(|&root| Some(tree_ticks(&procs, &[root])? as f64 / clock_ticks()))
+        .collect()
+}
+
+/// pid → (ppid, ticks with reaped children) of every process now.
+fn all_processes() -> Option<HashMap<u32, (u32, u64)>> {
+    let mut procs: HashMap<u32, (u32, u64)> = HashMap::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue; // gone meanwhile
+        };
+        if let Some(p) = parse_ppid_and_ticks_with_children(&stat) {
+            procs.insert(pid, p);
+        }
+    }
+    Some(procs)
+}
+
+/// The sum of the ticks of `roots` and their descendants in `procs`
+/// (pid → (ppid, ticks)); `None` if a root is missing.
+fn tree_ticks(procs: &HashMap<u32, (u32, u64)>, roots: &[u32]) -> Option<u64> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (&pid, &(ppid, _)) in procs {
+        children.entry(ppid).or_default().push(pid);
+    }
+    let mut total = 0;
+    let mut stack = Vec::new();
+    for &root in roots {
+        procs.get(&root)?;
+        stack.push(root);
+    }
+    while let Some(pid) = stack.pop() {
+        total += procs.get(&pid).map_or(0, |&(_, t)| t);
+        stack.extend(children.get(&pid).into_iter().flatten());
+    }
+    Some(total)
 }
 
 /// VmRSS of a process in bytes.
@@ -66,38 +144,95 @@ pub fn raise_nofile_limit() -> std::io::Result<u64> {
     Ok(lim.rlim_cur)
 }
 
-/// CPU time of the server and of the bench at one instant.
-#[derive(Debug, Clone, Copy)]
+/// The processes a run watches: the servers (one pid per node: CPU and
+/// RSS, summed and per pid) and the services they use (a PostgreSQL
+/// postmaster, a redis-server: CPU of the process and its descendants).
+#[derive(Debug, Clone, Default)]
+pub struct Watched {
+    pub servers: Vec<u32>,
+    pub services: Vec<u32>,
+}
+
+impl Watched {
+    /// VmRSS of each server.
+    pub fn rss_per_server(&self) -> Vec<Option<u64>> {
+        self.servers.iter().map(|&p| rss_bytes(p)).collect()
+    }
+
+    /// VmRSS of the servers, summed (`None` without servers or if one
+    /// cannot be read).
+    pub fn rss(&self) -> Option<u64> {
+        sum(self.rss_per_server())
+    }
+
+    /// Whether the report needs per-pid figures: more than one server, or
+    /// services.
+    pub fn several(&self) -> bool {
+        self.servers.len() > 1 || !self.services.is_empty()
+    }
+}
+
+/// The sum of the values; `None` if there are none or one is `None`.
+pub fn sum<T: std::iter::Sum<T>>(values: Vec<Option<T>>) -> Option<T> {
+    if values.is_empty() {
+        return None;
+    }
+    values.into_iter().sum()
+}
+
+/// CPU time of the servers, the services and the bench at one instant.
+#[derive(Debug, Clone)]
 pub struct CpuSample {
     pub at: Instant,
-    pub server: Option<f64>,
+    /// Per server pid.
+    pub servers: Vec<Option<f64>>,
+    /// Per service pid, with its descendants.
+    pub services: Vec<Option<f64>>,
     pub bench: Option<f64>,
 }
 
 impl CpuSample {
-    pub fn now(server_pid: Option<u32>) -> Self {
+    pub fn now(watched: &Watched) -> Self {
         CpuSample {
             at: Instant::now(),
-            server: server_pid.and_then(|p| cpu_seconds(Some(p))),
+            servers: watched
+                .servers
+                .iter()
+                .map(|&p| cpu_seconds(Some(p)))
+                .collect(),
+            services: tree_cpu_seconds(&watched.services),
             bench: cpu_seconds(None),
         }
     }
 }
 
 /// CPU used between two samples.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CpuWindow {
     pub wall_s: f64,
+    /// All servers.
     pub server_s: Option<f64>,
+    pub server_s_per_pid: Vec<Option<f64>>,
+    /// All services.
+    pub service_s: Option<f64>,
+    pub service_s_per_pid: Vec<Option<f64>>,
     pub bench_s: Option<f64>,
 }
 
 impl CpuWindow {
     pub fn between(a: &CpuSample, b: &CpuSample) -> Self {
         let diff = |x: Option<f64>, y: Option<f64>| Some((y? - x?).max(0.0));
+        let per_pid = |a: &[Option<f64>], b: &[Option<f64>]| -> Vec<Option<f64>> {
+            a.iter().zip(b).map(|(&x, &y)| diff(x, y)).collect()
+        };
+        let servers = per_pid(&a.servers, &b.servers);
+        let services = per_pid(&a.services, &b.services);
         CpuWindow {
             wall_s: b.at.duration_since(a.at).as_secs_f64(),
-            server_s: diff(a.server, b.server),
+            server_s: sum(servers.clone()),
+            server_s_per_pid: servers,
+            service_s: sum(services.clone()),
+            service_s_per_pid: services,
             bench_s: diff(a.bench, b.bench),
         }
     }
@@ -109,6 +244,10 @@ impl CpuWindow {
     pub fn bench_util(&self) -> Option<f64> {
         Some(self.bench_s? / self.wall_s.max(1e-9))
     }
+
+    pub fn service_util(&self) -> Option<f64> {
+        Some(self.service_s? / self.wall_s.max(1e-9))
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +258,52 @@ mod tests {
     fn cpu_ticks_are_read_after_a_command_name_with_spaces() {
         let stat = "123 (tokio (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 1 0";
         assert_eq!(parse_cpu_ticks(stat), Some(300));
+    }
+
+    #[test]
+    fn children_ticks_and_the_parent_are_read_too() {
+        let stat = "9 (postgres: x) S 4 2 3 4 5 6 7 8 9 10 250 50 7 3 20 0 1 0";
+        assert_eq!(parse_ppid_and_ticks_with_children(stat), Some((4, 310)));
+    }
+
+    #[test]
+    fn a_tree_sums_a_root_and_its_descendants_only() {
+        let procs: HashMap<u32, (u32, u64)> = [
+            (1, (0, 1000)),
+            (10, (1, 5)),
+            (11, (10, 7)),
+            (12, (10, 11)),
+            (20, (1, 100)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(tree_ticks(&procs, &[10]), Some(23));
+        assert_eq!(tree_ticks(&procs, &[11, 20]), Some(107));
+        assert_eq!(tree_ticks(&procs, &[10, 99]), None);
+    }
+
+    #[test]
+    fn server_cpu_is_summed_over_the_pids_and_kept_per_pid() {
+        let at = Instant::now();
+        let a = CpuSample {
+            at,
+            servers: vec![Some(1.0), Some(2.0)],
+            services: vec![Some(5.0), Some(1.0)],
+            bench: None,
+        };
+        let b = CpuSample {
+            at,
+            servers: vec![Some(1.5), Some(3.0)],
+            services: vec![Some(5.25), Some(1.5)],
+            bench: None,
+        };
+        let w = CpuWindow::between(&a, &b);
+        assert_eq!(w.server_s, Some(1.5));
+        assert_eq!(w.server_s_per_pid, [Some(0.5), Some(1.0)]);
+        assert_eq!(w.service_s, Some(0.75));
+        assert_eq!(w.service_s_per_pid, [Some(0.25), Some(0.5)]);
+        assert_eq!(sum::<u64>(vec![]), None);
+        assert_eq!(sum(vec![Some(1u64), None]), None);
     }
 
     #[test]

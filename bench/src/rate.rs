@@ -14,8 +14,8 @@ use rand::Rng;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::procstat::{CpuSample, CpuWindow, rss_bytes};
-use crate::report::{BOTTLENECK_UTIL, Quantiles, Report, count, latency_histogram};
+use crate::procstat::{CpuSample, CpuWindow, Watched, sum};
+use crate::report::{BOTTLENECK_UTIL, NodeFigures, Quantiles, Report, count, latency_histogram};
 use crate::setup::{Setup, establish, room_name, run_tag};
 use crate::sio::{self, Packet, Ws, ack_body, classify, message_event};
 use crate::target::Target;
@@ -556,11 +556,7 @@ async fn stall(c: &mut Client, mut ws: Ws, mut rx: watch::Receiver<Phase>) {
     }
 }
 
-pub async fn run(
-    target: Rc<Target>,
-    p: &RateParams,
-    server_pid: Option<u32>,
-) -> anyhow::Result<Report> {
+pub async fn run(target: Rc<Target>, p: &RateParams, watched: &Watched) -> anyhow::Result<Report> {
     if p.clients == 0 || p.rooms == 0 {
         bail!("--clients and --rooms must be at least 1");
     }
@@ -588,7 +584,7 @@ pub async fn run(
     }
     let epoch = Instant::now();
     let run = run_tag();
-    let rss_before = server_pid.and_then(rss_bytes);
+    let rss_before = watched.rss_per_server();
     let plan = Plan {
         run: run.clone(),
         rooms: p.rooms,
@@ -616,7 +612,7 @@ pub async fn run(
     let (tx, rx) = watch::channel(Phase::Setup);
     let handles = Rc::new(RefCell::new(Vec::new()));
     let setup = Rc::new(Setup {
-        target,
+        target: target.clone(),
         run,
         rooms: p.rooms,
         read_buffer: 8 * 1024,
@@ -651,10 +647,10 @@ pub async fn run(
     };
     let _ = tx.send(Phase::Run(clock));
     tokio::time::sleep_until(warm.into()).await;
-    let cpu_a = CpuSample::now(server_pid);
+    let cpu_a = CpuSample::now(watched);
     tokio::time::sleep_until(end.into()).await;
-    let cpu_b = CpuSample::now(server_pid);
-    let rss_after = server_pid.and_then(rss_bytes);
+    let cpu_b = CpuSample::now(watched);
+    let rss_after = watched.rss_per_server();
     let window = CpuWindow::between(&cpu_a, &cpu_b);
     // Drain: until every ack and every expected delivery is in, or time is up.
     let drain_end = end + Duration::from_secs_f64(p.drain);
@@ -750,11 +746,18 @@ pub async fn run(
         server_cpu_s: window.server_s,
         server_cpu_util: window.server_util(),
         server_cpu_us_per_delivery: per_delivery(window.server_s),
-        server_rss_before_bytes: rss_before,
-        server_rss_after_bytes: rss_after,
+        server_rss_before_bytes: sum(rss_before.clone()),
+        server_rss_after_bytes: sum(rss_after.clone()),
         bench_cpu_s: window.bench_s,
         bench_cpu_util: bench_util,
         bench_cpu_us_per_delivery: per_delivery(window.bench_s),
+        nodes: NodeFigures::new(
+            &target,
+            watched,
+            &window,
+            (rss_before, rss_after),
+            in_window,
+        ),
         bench_bottleneck: bench_util.is_some_and(|u| u >= BOTTLENECK_UTIL),
         errors,
         stalled: Some(stalled),

@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::procstat::{CpuWindow, Watched};
+use crate::target::Target;
+
 /// Bench CPU utilisation (of one core) at which the load generator, not
 /// the server, is taken to be the limit.
 pub const BOTTLENECK_UTIL: f64 = 0.9;
@@ -113,6 +116,92 @@ pub struct Report {
     /// Soak: RSS growth after the warm-up (last third against the middle
     /// one, as a fraction).
     pub rss_growth_after_warmup: Option<f64>,
+    /// Several nodes or services: their keys, flat beside the others; a
+    /// run against one server has none of them.
+    #[serde(flatten)]
+    pub nodes: Option<NodeFigures>,
+}
+
+/// The figures of a run against several nodes (or with services watched):
+/// the server CPU and RSS above are sums over `server_pids`; these are the
+/// parts, and the services' CPU.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NodeFigures {
+    /// One per node; the k-th member of each room is on `urls[k % n]`.
+    pub urls: Vec<String>,
+    pub server_pids: Vec<u32>,
+    pub server_cpu_s_per_pid: Vec<Option<f64>>,
+    pub server_rss_before_bytes_per_pid: Vec<Option<u64>>,
+    pub server_rss_after_bytes_per_pid: Vec<Option<u64>>,
+    /// Services (database, Redis), each with its descendants.
+    pub service_pids: Vec<u32>,
+    pub service_cpu_s: Option<f64>,
+    pub service_cpu_s_per_pid: Vec<Option<f64>>,
+    pub service_cpu_util: Option<f64>,
+    pub service_cpu_us_per_delivery: Option<f64>,
+}
+
+impl NodeFigures {
+    /// `None` for one URL and at most one server pid without services.
+    pub fn new(
+        target: &Target,
+        watched: &Watched,
+        window: &CpuWindow,
+        rss: (Vec<Option<u64>>, Vec<Option<u64>>),
+        deliveries: u64,
+    ) -> Option<Self> {
+        if target.urls.len() < 2 && !watched.several() {
+            return None;
+        }
+        Some(NodeFigures {
+            urls: target.urls.clone(),
+            server_pids: watched.servers.clone(),
+            server_cpu_s_per_pid: window.server_s_per_pid.clone(),
+            server_rss_before_bytes_per_pid: rss.0,
+            server_rss_after_bytes_per_pid: rss.1,
+            service_pids: watched.services.clone(),
+            service_cpu_s: window.service_s,
+            service_cpu_s_per_pid: window.service_s_per_pid.clone(),
+            service_cpu_util: window.service_util(),
+            service_cpu_us_per_delivery: window
+                .service_s
+                .filter(|_| deliveries > 0)
+                .map(|c| c * 1e6 / deliveries as f64),
+        })
+    }
+
+    /// Summary lines: the nodes, CPU per pid, the services.
+    fn summary(&self, line: &mut impl FnMut(&str, String)) {
+        let f = fixed;
+        if self.urls.len() > 1 {
+            line(
+                "nodes",
+                format!(
+                    "{} (member k of each room on node k % {}: every room spans every node)",
+                    self.urls.join(" "),
+                    self.urls.len()
+                ),
+            );
+        }
+        if self.server_pids.len() > 1 {
+            line(
+                "server cpu per pid",
+                per_pid(&self.server_pids, &self.server_cpu_s_per_pid),
+            );
+        }
+        if !self.service_pids.is_empty() {
+            line(
+                "service cpu",
+                format!(
+                    "{} s, util {} core, {} µs/delivery (with children; {})",
+                    f(self.service_cpu_s, 2),
+                    f(self.service_cpu_util, 2),
+                    f(self.service_cpu_us_per_delivery, 2),
+                    per_pid(&self.service_pids, &self.service_cpu_s_per_pid)
+                ),
+            );
+        }
+    }
 }
 
 impl Report {
@@ -136,10 +225,7 @@ impl Report {
     pub fn summary(&self) -> String {
         let verdict = if self.ok { "OK" } else { "FAILED" };
         let mut out = format!("{} — {verdict}\n", self.scenario);
-        let f = |v: Option<f64>, digits: usize| match v {
-            Some(v) => format!("{v:.digits$}"),
-            None => "-".to_owned(),
-        };
+        let f = fixed;
         let n = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
         let mib = |v: Option<u64>| f(v.map(|b| b as f64 / 1_048_576.0), 1);
         let lat = |p50, p90, p99, p999, max| {
@@ -296,6 +382,9 @@ impl Report {
                 f(self.bytes_per_connection, 0)
             ),
         );
+        if let Some(nodes) = &self.nodes {
+            nodes.summary(&mut line);
+        }
         line(
             "bench cpu",
             format!(
@@ -320,6 +409,24 @@ impl Report {
             );
         }
         out
+    }
+}
+
+/// `pid: seconds s, …`.
+fn per_pid(pids: &[u32], cpu: &[Option<f64>]) -> String {
+    let parts: Vec<String> = pids
+        .iter()
+        .zip(cpu)
+        .map(|(pid, cpu)| format!("{pid}: {} s", fixed(*cpu, 2)))
+        .collect();
+    parts.join(", ")
+}
+
+/// `v` with `digits` decimals, `-` for none.
+fn fixed(v: Option<f64>, digits: usize) -> String {
+    match v {
+        Some(v) => format!("{v:.digits$}"),
+        None => "-".to_owned(),
     }
 }
 

@@ -40,7 +40,8 @@ pub struct Setup {
 }
 
 /// Brings clients `0..n` up, `concurrency` at a time, each joining room
-/// `r{idx % rooms}`. `on_ready(idx, ws, took)` is called for each client
+/// `r{idx % rooms}` on node `Target::node_for(idx, rooms)` (it signs in
+/// there too). `on_ready(idx, ws, took)` is called for each client
 /// that is in; the failures are returned counted by kind.
 pub async fn establish<F>(
     setup: Rc<Setup>,
@@ -71,10 +72,11 @@ where
                 }
                 next.set(idx + 1);
                 let started = Instant::now();
+                let node = setup.target.node_for(idx, setup.rooms);
                 let attempt = async {
-                    let token = http.sign_in(&guest_name(&setup.run, idx)).await?;
+                    let token = http.sign_in(node, &guest_name(&setup.run, idx)).await?;
                     open_session(
-                        &setup.target,
+                        setup.target.node(node),
                         setup.target.source(idx),
                         &token,
                         &room_name(idx % setup.rooms),

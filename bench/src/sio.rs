@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::failure::Failure;
-use crate::target::Target;
+use crate::target::Node;
 
 pub type Ws = WebSocketStream<TcpStream>;
 
@@ -122,9 +122,9 @@ pub fn ack_body(payload: &str) -> Option<AckBody> {
     first_value(payload.strip_prefix('[')?)
 }
 
-/// A TCP connection to the server, from `source` when given.
-pub async fn tcp_connect(target: &Target, source: Option<IpAddr>) -> Result<TcpStream, Failure> {
-    let socket = if target.addr.is_ipv4() {
+/// A TCP connection to a server node, from `source` when given.
+pub async fn tcp_connect(node: &Node, source: Option<IpAddr>) -> Result<TcpStream, Failure> {
+    let socket = if node.addr.is_ipv4() {
         TcpSocket::new_v4()
     } else {
         TcpSocket::new_v6()
@@ -136,7 +136,7 @@ pub async fn tcp_connect(target: &Target, source: Option<IpAddr>) -> Result<TcpS
             .map_err(|e| Failure::new("bind", e))?;
     }
     let stream = socket
-        .connect(target.addr)
+        .connect(node.addr)
         .await
         .map_err(|e| Failure::new("tcp_connect", e))?;
     stream
@@ -168,16 +168,16 @@ pub async fn send_text(ws: &mut Ws, text: String) -> Result<(), Failure> {
 /// WebSocket handshake, Engine.IO open, Socket.IO connect, then `join`
 /// with ack id 0. Pings that arrive meanwhile are answered.
 pub async fn open_session(
-    target: &Target,
+    node: &Node,
     source: Option<IpAddr>,
     token: &str,
     room: &str,
     read_buffer: usize,
 ) -> Result<Ws, Failure> {
-    let stream = tcp_connect(target, source).await?;
+    let stream = tcp_connect(node, source).await?;
     let config = WebSocketConfig::default().read_buffer_size(read_buffer);
     let (mut ws, _) =
-        tokio_tungstenite::client_async_with_config(target.ws_url.as_str(), stream, Some(config))
+        tokio_tungstenite::client_async_with_config(node.ws_url.as_str(), stream, Some(config))
             .await
             .map_err(|e| Failure::new("ws_handshake", e))?;
     let first = next_text(&mut ws)

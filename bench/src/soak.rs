@@ -17,7 +17,7 @@ use rand::Rng;
 use tokio::sync::watch;
 
 use crate::http::GuestClient;
-use crate::procstat::rss_bytes;
+use crate::procstat::Watched;
 use crate::rate::{self, RateParams};
 use crate::report::{Report, count};
 use crate::setup::{SETUP_TIMEOUT, room_name, run_tag};
@@ -43,11 +43,7 @@ struct Churn {
     errors: RefCell<BTreeMap<String, u64>>,
 }
 
-pub async fn run(
-    target: Rc<Target>,
-    p: &SoakParams,
-    server_pid: Option<u32>,
-) -> anyhow::Result<Report> {
+pub async fn run(target: Rc<Target>, p: &SoakParams, watched: &Watched) -> anyhow::Result<Report> {
     if !(p.stay.0 > 0.0 && p.stay.1 >= p.stay.0 && p.sample_every > 0.0) {
         anyhow::bail!("--stay-min must be > 0, --stay-max >= --stay-min, --sample-every > 0");
     }
@@ -68,12 +64,12 @@ pub async fn run(
     }
     let samples = Rc::new(RefCell::new(Vec::new()));
     let sampler = tokio::task::spawn_local(sample(
-        server_pid,
+        watched.clone(),
         Duration::from_secs_f64(p.sample_every),
         samples.clone(),
         stop.clone(),
     ));
-    let steady = rate::run(target, &p.rate, server_pid).await;
+    let steady = rate::run(target, &p.rate, watched).await;
     let _ = stop_tx.send(true);
     for t in tasks {
         if t.await.is_err() {
@@ -110,18 +106,21 @@ pub fn growth_after_warmup(samples: &[u64]) -> Option<f64> {
     Some(*last as f64 / *middle as f64 - 1.0)
 }
 
+/// Samples the servers' RSS (summed over the nodes) until told to stop.
 async fn sample(
-    pid: Option<u32>,
+    watched: Watched,
     every: Duration,
     into: Rc<RefCell<Vec<u64>>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let Some(pid) = pid else { return };
+    if watched.servers.is_empty() {
+        return;
+    }
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Some(rss) = rss_bytes(pid) {
+                if let Some(rss) = watched.rss() {
                     into.borrow_mut().push(rss);
                 }
             }
@@ -142,6 +141,8 @@ struct Churner {
 impl Churner {
     async fn run(self, mut stop: watch::Receiver<bool>) {
         let source = self.target.source(self.worker);
+        // Churners spread over the nodes like the steady clients.
+        let node = self.worker % self.target.nodes.len();
         let mut http = GuestClient::new(self.target.clone(), source);
         let mut cycle = 0usize;
         while !*stop.borrow() {
@@ -149,8 +150,8 @@ impl Churner {
             let name = format!("c{}_{}_{cycle}", self.run, self.worker);
             let room = room_name(rand::thread_rng().gen_range(0..self.rooms));
             let attempt = async {
-                let token = http.sign_in(&name).await?;
-                sio::open_session(&self.target, source, &token, &room, 4096).await
+                let token = http.sign_in(node, &name).await?;
+                sio::open_session(self.target.node(node), source, &token, &room, 4096).await
             };
             let ws = match tokio::time::timeout(SETUP_TIMEOUT, attempt).await {
                 Ok(Ok(ws)) => ws,
