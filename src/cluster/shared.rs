@@ -236,11 +236,11 @@ impl Shared {
                 .query_async(&mut conn),
         )
         .await;
-        let vanished = matches!(refreshed, Ok(Ok(0)));
-        if refreshed.is_err() || matches!(refreshed, Ok(Err(_))) {
+        let Ok(Ok(refreshed)) = refreshed else {
             self.stale.store(true, Ordering::Release);
             return;
-        }
+        };
+        let vanished = refreshed == 0;
         let counts = counts();
         if !(self.stale.load(Ordering::Acquire) || (vanished && !counts.is_empty())) {
             return;

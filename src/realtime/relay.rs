@@ -489,6 +489,12 @@ impl Relay {
         state.repair = None;
         let messages = match result {
             Ok(messages) => messages,
+            Err(err) if err.is_closed() => {
+                // A node that left made every room catch up while this one
+                // was closing too: nobody is left to deliver to.
+                tracing::debug!(room = %room, "the store closed before a room caught up");
+                return;
+            }
             Err(err) => {
                 state.failures += 1;
                 tracing::warn!(%err, room = %room, tries = state.failures, "cannot read a room's missing messages");

@@ -71,6 +71,17 @@ pub enum StoreError {
     UnsupportedUrl(String),
 }
 
+impl StoreError {
+    /// Whether the store has closed (the server is shutting down): what
+    /// failed was asked too late, not a fault to report.
+    pub fn is_closed(&self) -> bool {
+        matches!(
+            self,
+            StoreError::WriterGone | StoreError::Database(sqlx::Error::PoolClosed)
+        )
+    }
+}
+
 /// The backends, as a database URL names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
