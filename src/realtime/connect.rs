@@ -79,7 +79,9 @@ pub fn socket_io(
         // (socketioxide's default is 45 s, and a client answering pings
         // could hold a session that long without ever authenticating).
         .connect_timeout(connect_timeout)
-        .with_state(core)
+        // One copy of the core for every connection to share: each
+        // connection's worker holds it for the connection's life.
+        .with_state(Arc::new(core))
         .build_layer();
     // The last middleware added runs first: authenticate, then open.
     io.ns("/", on_connect.with(open_connection).with(authenticate));
@@ -115,7 +117,7 @@ pub fn socket_io(
 /// an address within its limits, and a live session.
 async fn authenticate(
     s: SocketRef,
-    State(core): State<Core>,
+    State(core): State<Arc<Core>>,
     TryData(auth): TryData<Value>,
 ) -> Result<(), ConnectError> {
     let parts = s.req_parts();
@@ -164,7 +166,7 @@ async fn authenticate(
 /// miss an event the client emits at once.
 async fn open_connection(
     s: SocketRef,
-    State(core): State<Core>,
+    State(core): State<Arc<Core>>,
     io: SocketIo,
 ) -> Result<(), ConnectError> {
     let identity = s

@@ -87,10 +87,14 @@ pub fn open(socket: &SocketRef, conn: Connection) {
             // A handler that never ran (its extraction failed) leaves an
             // empty place; skip it.
             if let Ok(job) = place.await {
-                conn.handle(job).await;
+                // Boxed for the time it runs: a future is as large as its
+                // largest state, and an idle worker (most of them, most of
+                // the time) would otherwise hold room for the biggest
+                // handler's for the connection's whole life.
+                Box::pin(conn.handle(job)).await;
             }
         }
-        conn.on_disconnect().await;
+        Box::pin(conn.on_disconnect()).await;
     });
 }
 

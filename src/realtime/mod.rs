@@ -61,7 +61,9 @@ pub type SocketRef = socketioxide::extract::SocketRef<Adapter>;
 
 /// One authenticated connection, owned by its worker task.
 pub struct Connection {
-    pub core: Core,
+    /// Shared by every connection (one reference count, not a copy of
+    /// every handle in it per connection).
+    pub core: Arc<Core>,
     pub io: SocketIo,
     pub identity: Identity,
     pub sid: String,
