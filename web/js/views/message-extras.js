@@ -96,11 +96,13 @@ export function createMessageExtras({ list, me, lookup, nameOf, onReply, onEdit,
     if (!msg.reply_to) return null;
     const parent = lookup(msg.reply_to);
     const text = parent ? shorten(parent.text, QUOTE_CHARS) : 'an earlier message';
+    // The name is the visible text behind "Replying to " (axe: the name
+    // must contain what is shown).
     return el('button', {
-      type: 'button', className: 'msg-quote', 'data-action': 'jump',
-      'aria-label': parent ? `Replying to ${parent.author.name}: ${text}. Go to it` : 'Replying to an earlier message. Go to it',
+      type: 'button', className: 'msg-quote', 'data-action': 'jump', title: 'Go to the message this answers',
     },
-    parent ? el('span', { className: 'msg-quote-author' }, parent.author.name) : null,
+    el('span', { className: 'visually-hidden' }, 'Replying to '),
+    parent ? [el('span', { className: 'msg-quote-author' }, parent.author.name), ': '] : null,
     el('span', { className: 'msg-quote-text' }, text));
   }
 
