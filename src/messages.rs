@@ -35,7 +35,7 @@ pub struct Message {
     /// Whether the text says `@room`.
     #[serde(default)]
     pub mentions_room: bool,
-    /// Its reactions, in the order each emoji was first used.
+    /// Its reactions, by each emoji's earliest reaction still there.
     #[serde(default)]
     pub reactions: Vec<Reaction>,
 }

@@ -689,13 +689,15 @@ async fn room_history(store: &Arc<dyn Store>, room: &RoomName) -> Vec<Message> {
     store.messages(room, Page::latest(100)).await.unwrap()
 }
 
+/// A reaction made after every one before it (their order is by time).
 fn reaction(message: i64, user: &User, emoji: &str, on: bool) -> NewReaction {
+    static CLOCK: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_000);
     NewReaction {
         message,
         user: user.id,
         emoji: Emoji::parse(emoji).unwrap(),
         on,
-        now: 5,
+        now: CLOCK.fetch_add(1, Ordering::Relaxed),
     }
 }
 
@@ -919,8 +921,15 @@ async fn reactions_are_one_per_user_message_and_emoji_and_history_counts_them(db
             .unwrap(),
         Reacted::Unchanged
     );
+    // The order is by each emoji's earliest reaction still there: 🎉 first now.
     let shown = store.find_message(m.id).await.unwrap().unwrap();
-    assert_eq!(counts(&shown)[0], ("👍".to_owned(), 1, vec![alice.id]));
+    assert_eq!(
+        counts(&shown),
+        [
+            ("🎉".to_owned(), 1, vec![alice.id]),
+            ("👍".to_owned(), 1, vec![alice.id])
+        ]
+    );
 }
 
 async fn a_message_takes_at_most_twenty_distinct_emoji(db: TestDb) {
