@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::auth::AuthError;
 use crate::messages::{ClientIdError, MessageTextError, PageError};
+use crate::reactions::EmojiError;
 use crate::rooms::RoomNameError;
 use crate::store::StoreError;
 use crate::users::{PasswordError, UsernameError};
@@ -52,6 +53,10 @@ pub enum Code {
     UnknownEvent,
     Overloaded,
     Internal,
+    // Message features (issue #10).
+    InvalidEmoji,
+    TooManyReactions,
+    ReplyNotFound,
 }
 
 impl Code {
@@ -60,17 +65,18 @@ impl Code {
         use Code::*;
         match self {
             InvalidPayload | InvalidJson | InvalidUsername | InvalidPassword | InvalidRoom
-            | InvalidText | InvalidClientId | InvalidLimit | InvalidCursor | UnknownEvent => {
-                StatusCode::BAD_REQUEST
-            }
+            | InvalidText | InvalidClientId | InvalidLimit | InvalidCursor | UnknownEvent
+            | InvalidEmoji => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
             GuestsDisabled | Banned | Forbidden | ForbiddenOrigin | Muted | NotInRoom => {
                 StatusCode::FORBIDDEN
             }
-            NameTaken => StatusCode::CONFLICT,
-            RoomNotFound | NotFound | MessageNotFound | UserNotFound => StatusCode::NOT_FOUND,
+            NameTaken | TooManyReactions => StatusCode::CONFLICT,
+            RoomNotFound | NotFound | MessageNotFound | UserNotFound | ReplyNotFound => {
+                StatusCode::NOT_FOUND
+            }
             Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             RateLimited | TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
@@ -165,6 +171,7 @@ invalid_input! {
     RoomNameError => InvalidRoom,
     MessageTextError => InvalidText,
     ClientIdError => InvalidClientId,
+    EmojiError => InvalidEmoji,
 }
 
 impl From<PageError> for Failure {
@@ -182,6 +189,7 @@ impl From<StoreError> for Failure {
         match err {
             StoreError::NameTaken => Failure::new(Code::NameTaken, err.to_string()),
             StoreError::RoomNotFound => Failure::new(Code::RoomNotFound, err.to_string()),
+            StoreError::ReplyNotFound => Failure::new(Code::ReplyNotFound, err.to_string()),
             StoreError::Database(_)
             | StoreError::Migrate(_)
             | StoreError::Writer(_)

@@ -1,6 +1,6 @@
 //! Banter: self-hosted real-time chat over Socket.IO.
 //!
-//! - `users`, `rooms`, `messages`: the domain, with the newtypes that parse
+//! - `users`, `rooms`, `messages` (with `mentions` and `reactions`): the domain, with the newtypes that parse
 //!   raw input at the edge;
 //! - `auth`: accounts, guests and sessions;
 //! - `store`: storage behind a trait (SQLite built in);
@@ -23,12 +23,14 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod mentions;
 pub mod messages;
 pub mod metrics;
 pub mod net;
 pub mod origin;
 pub mod presence;
 pub mod ratelimit;
+pub mod reactions;
 pub mod realtime;
 pub mod rooms;
 pub mod store;

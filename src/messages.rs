@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{HISTORY_DEFAULT, HISTORY_MAX, Limits};
-use crate::users::User;
+use crate::users::{User, UserId};
 
 /// A message's id: strictly increasing in storage order, server-wide.
 pub type MessageId = i64;
@@ -21,7 +21,38 @@ pub struct Message {
     pub ts: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    // The fields below default when absent, so a frame from a node that
+    // predates them still reads.
+    /// When the text was last edited (ms), `None` if never.
+    #[serde(default)]
+    pub edited_at: Option<i64>,
+    /// The message this one answers (same room).
+    #[serde(default)]
+    pub reply_to: Option<MessageId>,
+    /// The users the text names with `@name`, by id, ascending.
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
+    /// Whether the text says `@room`.
+    #[serde(default)]
+    pub mentions_room: bool,
+    /// Its reactions, by each emoji's earliest reaction still there.
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
 }
+
+/// The people who reacted to a message with one emoji.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    /// How many reacted with it: exact.
+    pub count: i64,
+    /// Who, in the order they reacted: the first `REACTION_USERS_SHOWN`
+    /// only, so a message's size does not grow with its room.
+    pub user_ids: Vec<UserId>,
+}
+
+/// Most user ids a reaction lists (its `count` is exact).
+pub const REACTION_USERS_SHOWN: i64 = 100;
 
 /// Why a message text was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

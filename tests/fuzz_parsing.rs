@@ -548,6 +548,14 @@ fn required_i64(data: &Value, name: &str) -> Result<i64, Code> {
         .ok_or(Code::InvalidPayload)
 }
 
+/// An optional integer field: absent, null or an integer.
+fn optional_i64(data: &Value, name: &str) -> bool {
+    match data.get(name) {
+        None | Some(Value::Null) => true,
+        Some(v) => v.as_i64().is_some(),
+    }
+}
+
 fn positive_id(data: &Value, name: &str) -> Result<(), Code> {
     if required_i64(data, name)? > 0 {
         Ok(())
@@ -564,7 +572,16 @@ fn shape_ok(event: &str, data: &Value) -> bool {
     let integer = |name| required_i64(data, name).is_ok();
     match event {
         "join" | "leave" | "history" | "members" => string("room"),
-        "send" => string("room") && string("text") && string_field(data, "client_id", true).is_ok(),
+        "send" => {
+            string("room")
+                && string("text")
+                && string_field(data, "client_id", true).is_ok()
+                && optional_i64(data, "reply_to")
+        }
+        "edit" => integer("id") && string("text"),
+        "react" => {
+            integer("id") && string("emoji") && matches!(data.get("on"), Some(Value::Bool(_)))
+        }
         "typing" => string("room") && matches!(data.get("active"), Some(Value::Bool(_))),
         "delete" => integer("id"),
         "mute" => {
@@ -600,6 +617,26 @@ fn failing_checks(event: &str, data: &Value, limits: &Limits) -> Vec<Code> {
             checks.push(string_field(data, "client_id", true).and_then(|c| match c {
                 Some(c) if !valid_client_id(c) => Err(Code::InvalidClientId),
                 _ => Ok(()),
+            }));
+            checks.push(match data.get("reply_to").and_then(Value::as_i64) {
+                Some(n) if n <= 0 => Err(Code::InvalidPayload),
+                _ => Ok(()),
+            });
+        }
+        "edit" => {
+            checks.push(positive_id(data, "id"));
+            checks.push(
+                required_string(data, "text")
+                    .and_then(|t| stored_text(t, limits).map(drop).ok_or(Code::InvalidText)),
+            );
+        }
+        "react" => {
+            checks.push(positive_id(data, "id"));
+            // The emoji rule itself is src/reactions.rs's, tested there.
+            checks.push(required_string(data, "emoji").and_then(|e| {
+                banter::reactions::Emoji::parse(e)
+                    .map(drop)
+                    .map_err(|_| Code::InvalidEmoji)
             }));
         }
         "typing" => {
@@ -682,7 +719,10 @@ fn check_accepted(cmd: &Command, event: &str, data: &Value, limits: &Limits) -> 
             room,
             text,
             client_id,
+            reply_to,
+            ..
         } => {
+            prop_assert_eq!(*reply_to, data["reply_to"].as_i64());
             prop_assert_eq!(event, "send");
             room_of(room)?;
             let raw = data["text"].as_str().unwrap_or_default();
@@ -743,6 +783,18 @@ fn check_accepted(cmd: &Command, event: &str, data: &Value, limits: &Limits) -> 
             prop_assert_eq!(event, "ban");
             prop_assert!(*user > 0);
             prop_assert_eq!(Some(*user), data["user_id"].as_i64());
+        }
+        Command::Edit { id, text, .. } => {
+            prop_assert_eq!(event, "edit");
+            prop_assert_eq!(Some(*id), data["id"].as_i64());
+            let raw = data["text"].as_str().unwrap_or_default();
+            prop_assert_eq!(Some(text.as_str().to_owned()), stored_text(raw, limits));
+        }
+        Command::React { id, emoji, on } => {
+            prop_assert_eq!(event, "react");
+            prop_assert_eq!(Some(*id), data["id"].as_i64());
+            prop_assert_eq!(Some(emoji.as_str()), data["emoji"].as_str());
+            prop_assert_eq!(Some(*on), data["on"].as_bool());
         }
     }
     Ok(())

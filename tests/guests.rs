@@ -71,6 +71,8 @@ async fn say(store: &Arc<dyn Store>, author: &User, text: &str) -> i64 {
         text: MessageText::parse(text, &Limits::default()).unwrap(),
         client_id: None,
         ts: now(),
+        reply_to: None,
+        mentions: Default::default(),
     };
     match store.insert_message(new).await.unwrap() {
         Inserted::New { message, .. } => message.id,

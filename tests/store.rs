@@ -6,9 +6,13 @@
 mod support;
 
 use banter::limits::Limits;
+use banter::mentions::Mentions;
 use banter::messages::{ClientId, Cursor, Message, MessageText, Page};
+use banter::reactions::Emoji;
 use banter::rooms::{RoomName, RoomPage, RoomSearch};
-use banter::store::{Backend, Inserted, NewMessage, Outcome, Step, Store, StoreError};
+use banter::store::{
+    Backend, Edit, Inserted, NewMessage, NewReaction, Outcome, Reacted, Step, Store, StoreError,
+};
 use banter::users::{User, Username};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +44,8 @@ fn message(author: &User, room: &RoomName, text: &str, client_id: Option<&str>) 
         text: MessageText::parse(text, &Limits::default()).unwrap(),
         client_id: client_id.map(|c| ClientId::parse(c).unwrap()),
         ts: 1,
+        reply_to: None,
+        mentions: Default::default(),
     }
 }
 
@@ -642,4 +648,367 @@ async fn on_postgres_a_send_stuck_on_a_lock_fails_in_bounded_time_and_the_next_o
         .map(|m| m.text)
         .collect();
     assert_eq!(texts, ["before", "after"]);
+}
+
+// Message features (issue #10): replies, mentions, edits, reactions.
+
+on_every_backend![
+    a_message_keeps_its_reply_and_the_users_it_mentions,
+    a_reply_to_another_rooms_or_a_deleted_or_unknown_message_stores_nothing,
+    an_edit_by_its_author_replaces_the_text_and_the_mentions,
+    an_edit_by_anyone_else_or_of_a_deleted_message_changes_nothing,
+    reactions_are_one_per_user_message_and_emoji_and_history_counts_them,
+    a_message_takes_at_most_twenty_distinct_emoji,
+    a_reaction_to_a_deleted_or_unknown_message_is_not_found,
+    a_reaction_lists_the_first_hundred_users_and_counts_them_all,
+];
+
+fn msg_text(raw: &str) -> MessageText {
+    MessageText::parse(raw, &Limits::default()).unwrap()
+}
+
+/// A new message that says `raw`, with its mentions read from it.
+fn mentioning(author: &User, room: &RoomName, raw: &str, reply_to: Option<i64>) -> NewMessage {
+    let text = msg_text(raw);
+    NewMessage {
+        mentions: Mentions::parse(&text, &Limits::default()),
+        text,
+        reply_to,
+        ..message(author, room, "x", None)
+    }
+}
+
+fn stored_new(inserted: Result<Inserted, StoreError>) -> Message {
+    match inserted {
+        Ok(Inserted::New { message, .. }) => message,
+        other => panic!("not stored: {other:?}"),
+    }
+}
+
+async fn room_history(store: &Arc<dyn Store>, room: &RoomName) -> Vec<Message> {
+    store.messages(room, Page::latest(100)).await.unwrap()
+}
+
+/// A reaction made after every one before it (their order is by time).
+fn reaction(message: i64, user: &User, emoji: &str, on: bool) -> NewReaction {
+    static CLOCK: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_000);
+    NewReaction {
+        message,
+        user: user.id,
+        emoji: Emoji::parse(emoji).unwrap(),
+        on,
+        now: CLOCK.fetch_add(1, Ordering::Relaxed),
+    }
+}
+
+async fn account_named(store: &Arc<dyn Store>, raw: &str) -> User {
+    store
+        .create_account(&name(raw), "hash", 0)
+        .await
+        .unwrap()
+        .user
+}
+
+async fn a_message_keeps_its_reply_and_the_users_it_mentions(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
+    let bob = account_named(&store, "Bob").await;
+    let general = room("general");
+    let first = stored_new(
+        store
+            .insert_message(mentioning(&alice, &general, "hi", None))
+            .await,
+    );
+    assert_eq!((first.reply_to, first.mentions_room), (None, false));
+    let raw = "@bob @ALICE @nobody @room, see a@bob.com";
+    let reply = stored_new(
+        store
+            .insert_message(mentioning(&bob, &general, raw, Some(first.id)))
+            .await,
+    );
+    let mut both = vec![alice.id, bob.id];
+    both.sort_unstable();
+    assert_eq!(reply.reply_to, Some(first.id));
+    assert_eq!(
+        (reply.mentions.clone(), reply.mentions_room),
+        (both.clone(), true)
+    );
+    let shown = room_history(&store, &general).await;
+    assert_eq!(shown.len(), 2);
+    assert_eq!(shown[1], reply, "history shows what the send answered");
+    assert_eq!(shown[0].edited_at, None);
+    assert!(shown[0].mentions.is_empty() && shown[0].reactions.is_empty());
+    assert_eq!(store.find_message(reply.id).await.unwrap(), Some(reply));
+}
+
+async fn a_reply_to_another_rooms_or_a_deleted_or_unknown_message_stores_nothing(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
+    let (general, other) = (room("general"), room("other"));
+    store.ensure_room(&other, 0).await.unwrap();
+    let elsewhere = stored_new(
+        store
+            .insert_message(mentioning(&alice, &other, "there", None))
+            .await,
+    );
+    let gone = stored_new(
+        store
+            .insert_message(mentioning(&alice, &general, "gone", None))
+            .await,
+    );
+    assert!(store.delete_message(gone.id, 2).await.unwrap());
+    for parent in [elsewhere.id, gone.id, gone.id + 1000] {
+        let refused = store
+            .insert_message(mentioning(&alice, &general, "@alice re", Some(parent)))
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::ReplyNotFound)),
+            "{refused:?}"
+        );
+    }
+    assert!(
+        room_history(&store, &general).await.is_empty(),
+        "nothing stored"
+    );
+    // The batch goes on after a refused reply.
+    let ok = stored_new(
+        store
+            .insert_message(mentioning(&alice, &other, "re", Some(elsewhere.id)))
+            .await,
+    );
+    assert_eq!(ok.reply_to, Some(elsewhere.id));
+}
+
+async fn an_edit_by_its_author_replaces_the_text_and_the_mentions(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
+    let bob = account_named(&store, "bob").await;
+    let carol = account_named(&store, "carol").await;
+    let general = room("general");
+    let m = stored_new(
+        store
+            .insert_message(mentioning(&alice, &general, "hi @bob @room", None))
+            .await,
+    );
+    assert_eq!((m.mentions.clone(), m.mentions_room), (vec![bob.id], true));
+    let new_text = msg_text("hi @carol");
+    let edit = Edit {
+        id: m.id,
+        author: alice.id,
+        mentions: Mentions::parse(&new_text, &Limits::default()),
+        text: new_text,
+        now: 77,
+    };
+    let edited = store.edit_message(&edit).await.unwrap().unwrap();
+    assert_eq!((edited.edited_at, edited.mentions), (77, vec![carol.id]));
+    let shown = store.find_message(m.id).await.unwrap().unwrap();
+    assert_eq!(shown.text, "hi @carol");
+    assert_eq!(shown.edited_at, Some(77));
+    assert_eq!(
+        (shown.mentions, shown.mentions_room),
+        (vec![carol.id], false)
+    );
+    assert_eq!(room_history(&store, &general).await[0].edited_at, Some(77));
+}
+
+async fn an_edit_by_anyone_else_or_of_a_deleted_message_changes_nothing(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
+    let bob = account_named(&store, "bob").await;
+    let general = room("general");
+    let m = stored_new(
+        store
+            .insert_message(mentioning(&alice, &general, "mine @bob", None))
+            .await,
+    );
+    let edit = |id, author| Edit {
+        id,
+        author,
+        text: msg_text("yours"),
+        mentions: Mentions::default(),
+        now: 9,
+    };
+    assert_eq!(store.edit_message(&edit(m.id, bob.id)).await.unwrap(), None);
+    assert_eq!(
+        store
+            .edit_message(&edit(m.id + 99, alice.id))
+            .await
+            .unwrap(),
+        None
+    );
+    let kept = store.find_message(m.id).await.unwrap().unwrap();
+    assert_eq!((kept.text.as_str(), kept.edited_at), ("mine @bob", None));
+    assert_eq!(kept.mentions, vec![bob.id]);
+    assert!(store.delete_message(m.id, 3).await.unwrap());
+    assert_eq!(
+        store.edit_message(&edit(m.id, alice.id)).await.unwrap(),
+        None
+    );
+}
+
+async fn reactions_are_one_per_user_message_and_emoji_and_history_counts_them(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
+    let bob = account_named(&store, "bob").await;
+    let general = room("general");
+    let m = stored_new(
+        store
+            .insert_message(mentioning(&alice, &general, "react", None))
+            .await,
+    );
+    let other = stored_new(
+        store
+            .insert_message(mentioning(&alice, &general, "other", None))
+            .await,
+    );
+    assert_eq!(
+        store
+            .react(&reaction(m.id, &bob, "👍", true))
+            .await
+            .unwrap(),
+        Reacted::Changed
+    );
+    assert_eq!(
+        store
+            .react(&reaction(m.id, &bob, "👍", true))
+            .await
+            .unwrap(),
+        Reacted::Unchanged
+    );
+    assert_eq!(
+        store
+            .react(&reaction(m.id, &alice, "🎉", true))
+            .await
+            .unwrap(),
+        Reacted::Changed
+    );
+    assert_eq!(
+        store
+            .react(&reaction(m.id, &alice, "👍", true))
+            .await
+            .unwrap(),
+        Reacted::Changed
+    );
+    assert_eq!(
+        store
+            .react(&reaction(other.id, &bob, "👍🏽", true))
+            .await
+            .unwrap(),
+        Reacted::Changed
+    );
+    let shown = room_history(&store, &general).await;
+    let counts = |m: &Message| -> Vec<(String, i64, Vec<i64>)> {
+        m.reactions
+            .iter()
+            .map(|r| (r.emoji.clone(), r.count, r.user_ids.clone()))
+            .collect()
+    };
+    assert_eq!(
+        counts(&shown[0]),
+        [
+            ("👍".to_owned(), 2, vec![bob.id, alice.id]),
+            ("🎉".to_owned(), 1, vec![alice.id])
+        ],
+        "in the order each emoji was first used, users in the order they reacted"
+    );
+    assert_eq!(counts(&shown[1]), [("👍🏽".to_owned(), 1, vec![bob.id])]);
+    assert_eq!(
+        store
+            .react(&reaction(m.id, &bob, "👍", false))
+            .await
+            .unwrap(),
+        Reacted::Changed
+    );
+    assert_eq!(
+        store
+            .react(&reaction(m.id, &bob, "👍", false))
+            .await
+            .unwrap(),
+        Reacted::Unchanged
+    );
+    // The order is by each emoji's earliest reaction still there: 🎉 first now.
+    let shown = store.find_message(m.id).await.unwrap().unwrap();
+    assert_eq!(
+        counts(&shown),
+        [
+            ("🎉".to_owned(), 1, vec![alice.id]),
+            ("👍".to_owned(), 1, vec![alice.id])
+        ]
+    );
+}
+
+async fn a_message_takes_at_most_twenty_distinct_emoji(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
+    let bob = account_named(&store, "bob").await;
+    let m = stored_new(
+        store
+            .insert_message(mentioning(&alice, &room("general"), "x", None))
+            .await,
+    );
+    let emoji: Vec<String> = (0..21u32)
+        .map(|i| char::from_u32(0x1F600 + i).unwrap().to_string())
+        .collect();
+    for e in &emoji[..20] {
+        assert_eq!(
+            store.react(&reaction(m.id, &alice, e, true)).await.unwrap(),
+            Reacted::Changed
+        );
+    }
+    let refused = store.react(&reaction(m.id, &alice, &emoji[20], true)).await;
+    assert_eq!(refused.unwrap(), Reacted::TooMany);
+    // An emoji already there is no new one: anyone may still add theirs.
+    assert_eq!(
+        store
+            .react(&reaction(m.id, &bob, &emoji[3], true))
+            .await
+            .unwrap(),
+        Reacted::Changed
+    );
+    let shown = store.find_message(m.id).await.unwrap().unwrap();
+    assert_eq!(shown.reactions.len(), 20);
+    assert!(shown.reactions.iter().all(|r| r.emoji != emoji[20]));
+}
+
+async fn a_reaction_to_a_deleted_or_unknown_message_is_not_found(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
+    let m = stored_new(
+        store
+            .insert_message(mentioning(&alice, &room("general"), "x", None))
+            .await,
+    );
+    assert_eq!(
+        store
+            .react(&reaction(m.id + 5, &alice, "👍", true))
+            .await
+            .unwrap(),
+        Reacted::NotFound
+    );
+    assert!(store.delete_message(m.id, 3).await.unwrap());
+    for on in [true, false] {
+        assert_eq!(
+            store
+                .react(&reaction(m.id, &alice, "👍", on))
+                .await
+                .unwrap(),
+            Reacted::NotFound
+        );
+    }
+}
+
+async fn a_reaction_lists_the_first_hundred_users_and_counts_them_all(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
+    let m = stored_new(
+        store
+            .insert_message(mentioning(&alice, &room("general"), "x", None))
+            .await,
+    );
+    let mut users = Vec::new();
+    for i in 0..105 {
+        let user = store
+            .create_guest(&name(&format!("g{i}")), 0)
+            .await
+            .unwrap();
+        let mut r = reaction(m.id, &user, "👍", true);
+        r.now = i;
+        assert_eq!(store.react(&r).await.unwrap(), Reacted::Changed);
+        users.push(user.id);
+    }
+    let shown = store.find_message(m.id).await.unwrap().unwrap();
+    assert_eq!(shown.reactions[0].count, 105);
+    assert_eq!(shown.reactions[0].user_ids, users[..100].to_vec());
 }

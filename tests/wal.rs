@@ -53,6 +53,8 @@ async fn the_wal_starts_over_while_sends_keep_coming() {
                         text,
                         client_id: None,
                         ts: 1,
+                        reply_to: None,
+                        mentions: Default::default(),
                     };
                     store.insert_message(message).await.unwrap();
                     sent += 1;

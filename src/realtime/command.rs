@@ -8,13 +8,17 @@ use serde_json::Value;
 
 use crate::error::{Code, Failure};
 use crate::limits::{Limits, MEMBERS_PAGE};
+use crate::mentions::Mentions;
 use crate::messages::{ClientId, MessageId, MessageText, Page, PageError};
+use crate::reactions::Emoji;
 use crate::rooms::RoomName;
 use crate::users::{UserId, Username};
 
 /// The events a client may send; anything else is answered `unknown_event`.
-pub const EVENTS: [&str; 9] = [
+pub const EVENTS: [&str; 11] = [
     "join", "leave", "send", "typing", "history", "members", "delete", "mute", "ban",
+    // Message features (issue #10).
+    "edit", "react",
 ];
 
 /// Longest mute: a week, in minutes.
@@ -33,6 +37,9 @@ pub enum Command {
         room: RoomName,
         text: MessageText,
         client_id: Option<ClientId>,
+        /// The message it answers.
+        reply_to: Option<MessageId>,
+        mentions: Mentions,
     },
     Typing {
         room: RoomName,
@@ -58,6 +65,19 @@ pub enum Command {
     },
     Ban {
         user: UserId,
+    },
+    // Message features (issue #10).
+    /// A new text for one of your messages.
+    Edit {
+        id: MessageId,
+        text: MessageText,
+        mentions: Mentions,
+    },
+    /// An emoji on a message (`on`), or off it.
+    React {
+        id: MessageId,
+        emoji: Emoji,
+        on: bool,
     },
 }
 
@@ -104,6 +124,20 @@ struct SendPayload {
     room: String,
     text: String,
     client_id: Option<String>,
+    reply_to: Option<MessageId>,
+}
+
+#[derive(Deserialize)]
+struct EditPayload {
+    id: MessageId,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct ReactPayload {
+    id: MessageId,
+    emoji: String,
+    on: bool,
 }
 
 #[derive(Deserialize)]
@@ -134,10 +168,14 @@ impl Command {
             }),
             "send" => {
                 let p: SendPayload = payload(data)?;
+                let room = room(&p.room)?;
+                let text = MessageText::parse(&p.text, limits)?;
                 Ok(Self::Send {
-                    room: room(&p.room)?,
-                    text: MessageText::parse(&p.text, limits)?,
+                    room,
+                    mentions: Mentions::parse(&text, limits),
+                    text,
                     client_id: p.client_id.as_deref().map(ClientId::parse).transpose()?,
+                    reply_to: p.reply_to.map(positive).transpose()?,
                 })
             }
             "typing" => {
@@ -203,6 +241,24 @@ impl Command {
                     user: positive(p.user_id)?,
                 })
             }
+            "edit" => {
+                let p: EditPayload = payload(data)?;
+                let id = positive(p.id)?;
+                let text = MessageText::parse(&p.text, limits)?;
+                Ok(Self::Edit {
+                    id,
+                    mentions: Mentions::parse(&text, limits),
+                    text,
+                })
+            }
+            "react" => {
+                let p: ReactPayload = payload(data)?;
+                Ok(Self::React {
+                    id: positive(p.id)?,
+                    emoji: Emoji::parse(&p.emoji)?,
+                    on: p.on,
+                })
+            }
             _ => Err(Failure::new(
                 Code::UnknownEvent,
                 format!("unknown event {event:?}"),
@@ -266,6 +322,7 @@ mod tests {
             room,
             text,
             client_id,
+            ..
         }) = cmd
         else {
             panic!("{cmd:?}");
@@ -384,6 +441,61 @@ mod tests {
         })
         .collect();
         assert_eq!(reads, [true, true, false, false]);
+    }
+
+    #[test]
+    fn edits_and_reactions_parse_their_fields_with_their_own_codes() {
+        let cmd = parse("edit", json!({ "id": 4, "text": " hi @bob " })).unwrap();
+        let Command::Edit { id, text, mentions } = cmd else {
+            panic!("{cmd:?}");
+        };
+        assert_eq!((id, text.as_str()), (4, "hi @bob"));
+        assert_eq!(mentions.names(), ["bob"]);
+        assert_eq!(
+            parse("edit", json!({ "id": 4, "text": "" })),
+            Err(Code::InvalidText)
+        );
+        assert_eq!(
+            parse("edit", json!({ "id": 0, "text": "x" })),
+            Err(Code::InvalidPayload)
+        );
+        let react = |emoji: &str| parse("react", json!({ "id": 1, "emoji": emoji, "on": true }));
+        assert!(matches!(
+            react("👍🏽"),
+            Ok(Command::React {
+                id: 1,
+                on: true,
+                ..
+            })
+        ));
+        assert_eq!(react("👍👍"), Err(Code::InvalidEmoji));
+        assert_eq!(
+            parse("react", json!({ "id": 1, "emoji": "x" })),
+            Err(Code::InvalidPayload)
+        );
+    }
+
+    #[test]
+    fn a_reply_names_a_positive_id_and_null_is_none() {
+        let send = |reply_to: Value| {
+            parse(
+                "send",
+                json!({ "room": "a", "text": "x", "reply_to": reply_to }),
+            )
+        };
+        assert!(matches!(
+            send(json!(9)),
+            Ok(Command::Send {
+                reply_to: Some(9),
+                ..
+            })
+        ));
+        assert!(matches!(
+            send(Value::Null),
+            Ok(Command::Send { reply_to: None, .. })
+        ));
+        assert_eq!(send(json!(-1)), Err(Code::InvalidPayload));
+        assert_eq!(send(json!("9")), Err(Code::InvalidPayload));
     }
 
     #[test]

@@ -1,14 +1,22 @@
-//! Message events: `send` and `history`.
+//! Message events: `send` (with replies and mentions) and `history`.
 
 use serde_json::{Value, json};
 
 use super::Connection;
 use crate::clock::now_ms;
 use crate::error::{Code, Failure};
-use crate::messages::{ClientId, MessageText, Page};
+use crate::mentions::Mentions;
+use crate::messages::{ClientId, MessageId, MessageText, Page};
 use crate::ratelimit::Key;
 use crate::rooms::RoomName;
 use crate::store::{Inserted, NewMessage};
+
+/// What a send says beyond its text: the message it answers and whom it
+/// mentions.
+pub struct Reply {
+    pub reply_to: Option<MessageId>,
+    pub mentions: Mentions,
+}
 
 /// Stores a message (group-committed with whatever else arrived at the same
 /// time), then broadcasts it to the room (sender included) and acknowledges it. A resend with a known `client_id` only acknowledges.
@@ -17,6 +25,7 @@ pub async fn on_send(
     room: RoomName,
     text: MessageText,
     client_id: Option<ClientId>,
+    reply: Reply,
 ) -> Result<Value, Failure> {
     conn.require_member(&room).await?;
     conn.within_rate(Key::Send(conn.identity.user.id)).await?;
@@ -27,6 +36,8 @@ pub async fn on_send(
         text,
         client_id,
         ts: now,
+        reply_to: reply.reply_to,
+        mentions: reply.mentions,
     };
     // Broadcast by the sequencer once on disk, before this acknowledgement.
     match conn.core.sequencer.send(new).await? {
@@ -34,6 +45,14 @@ pub async fn on_send(
             Ok(json!({ "ok": true, "message": message, "duplicate": false }))
         }
         Inserted::Duplicate(message) => {
+            // The writer reads back the row only; its reactions and
+            // mentions (and an edit since) are read here, off the send path.
+            let message = conn
+                .core
+                .store
+                .find_message(message.id)
+                .await?
+                .unwrap_or(message);
             Ok(json!({ "ok": true, "message": message, "duplicate": true }))
         }
         Inserted::Muted { until } => Err(Failure {

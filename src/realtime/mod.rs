@@ -7,7 +7,8 @@
 //!   stored out of order; the inbox keeps them in arrival order;
 //! - `command`: client events parsed into typed commands;
 //! - `room_events` (join, leave, typing), `message_events` (send, history),
-//!   `moderation_events` (delete, mute, ban): the handlers;
+//!   `moderation_events` (delete, mute, ban), `edit_events` (edit, react):
+//!   the handlers;
 //! - `sequencer`: the ordered path of messages to the database: group
 //!   commit;
 //! - `relay`: delivery of every room's messages in id order, exactly once,
@@ -23,6 +24,7 @@ mod command;
 mod connect;
 mod connections;
 mod delivery;
+mod edit_events;
 mod inbox;
 mod message_events;
 mod moderation_events;
@@ -99,7 +101,12 @@ impl Connection {
                 room,
                 text,
                 client_id,
-            }) => message_events::on_send(self, room, text, client_id).await,
+                reply_to,
+                mentions,
+            }) => {
+                let reply = message_events::Reply { reply_to, mentions };
+                message_events::on_send(self, room, text, client_id, reply).await
+            }
             Ok(Command::Members { room, after, limit }) => {
                 room_events::on_members(self, room, after, limit).await
             }
@@ -113,6 +120,12 @@ impl Connection {
                 minutes,
             }) => moderation_events::on_mute(self, room, user, minutes).await,
             Ok(Command::Ban { user }) => moderation_events::on_ban(self, user).await,
+            Ok(Command::Edit { id, text, mentions }) => {
+                edit_events::on_edit(self, id, text, mentions).await
+            }
+            Ok(Command::React { id, emoji, on }) => {
+                edit_events::on_react(self, id, emoji, on).await
+            }
             Err(failure) => Err(failure),
         };
         let reply = result.unwrap_or_else(|failure| failure.to_ack());

@@ -8,6 +8,7 @@
 //! (one fsync). The realtime sequencer forms the batches.
 
 pub mod guests;
+mod message_extras;
 mod pg_writer;
 mod postgres;
 mod reader;
@@ -30,7 +31,9 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 use sweeps::SweepPool;
 
+use crate::mentions::Mentions;
 use crate::messages::{ClientId, Message, MessageId, MessageText, Page};
+use crate::reactions::Emoji;
 use crate::rooms::{Room, RoomName, RoomPage, RoomSearch};
 use crate::users::{User, UserId, Username};
 
@@ -43,6 +46,9 @@ pub enum StoreError {
     /// The room does not exist.
     #[error("no such room")]
     RoomNotFound,
+    /// A reply's parent is not a message of the same room (or is deleted).
+    #[error("no such message to reply to in this room")]
+    ReplyNotFound,
     /// The database failed; the detail goes to the log, never to a client.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -159,6 +165,50 @@ pub struct NewMessage {
     pub text: MessageText,
     pub client_id: Option<ClientId>,
     pub ts: i64,
+    /// The message it answers: checked in the write transaction.
+    pub reply_to: Option<MessageId>,
+    /// Resolved to users in the write transaction.
+    pub mentions: Mentions,
+}
+
+/// An edit of a message's text by its author.
+#[derive(Debug, Clone)]
+pub struct Edit {
+    pub id: MessageId,
+    pub author: UserId,
+    pub text: MessageText,
+    pub mentions: Mentions,
+    pub now: i64,
+}
+
+/// What an edit stored: the time and the users its text now mentions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edited {
+    pub edited_at: i64,
+    pub mentions: Vec<UserId>,
+}
+
+/// A user putting an emoji on a message, or taking it off.
+#[derive(Debug, Clone)]
+pub struct NewReaction {
+    pub message: MessageId,
+    pub user: UserId,
+    pub emoji: Emoji,
+    pub on: bool,
+    pub now: i64,
+}
+
+/// What a reaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reacted {
+    /// Put on or taken off now.
+    Changed,
+    /// It was already so: nothing to tell anyone.
+    Unchanged,
+    /// The message has `MAX_REACTIONS` other emoji already.
+    TooMany,
+    /// No such message (or deleted).
+    NotFound,
 }
 
 /// One step of the message log. A batch of steps is applied in order in one
@@ -315,11 +365,22 @@ pub trait Store: Send + Sync + 'static {
     /// A page of a room's history, oldest first. `RoomNotFound` if no room.
     async fn messages(&self, room: &RoomName, page: Page) -> Result<Vec<Message>, StoreError>;
 
-    /// The message with this id, unless deleted.
+    /// The message with this id, unless deleted (with its reactions).
     async fn find_message(&self, id: MessageId) -> Result<Option<Message>, StoreError>;
     /// Deletes a message's text and hides it from history; `false` if
     /// there was no such message left.
     async fn delete_message(&self, id: MessageId, now: i64) -> Result<bool, StoreError>;
+
+    // Message features (issue #10): each one transaction of a bounded
+    // number of statements, on the pool (not the send path's writer).
+
+    /// Replaces the text of a message by `edit.author` and the mentions it
+    /// makes; `None` if they have no such message (or it is deleted).
+    async fn edit_message(&self, edit: &Edit) -> Result<Option<Edited>, StoreError>;
+    /// Puts a reaction on a message or takes it off; at most
+    /// `MAX_REACTIONS` distinct emoji per message, decided in the same
+    /// transaction.
+    async fn react(&self, reaction: &NewReaction) -> Result<Reacted, StoreError>;
 
     /// Mutes `user` in `room` until `until` (a time in the past unmutes).
     async fn set_mute(&self, room: &RoomName, user: UserId, until: i64) -> Result<(), StoreError>;

@@ -28,6 +28,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
+use super::message_extras::{PG_MENTION, PG_REPLY_PARENT};
 use super::postgres::{CREATE_GUEST, CREATE_SESSION, release_name};
 use super::shared::{Guest, MESSAGE_COLUMNS, MessageRow, stored};
 use super::writer::{Done, Queue, Request, batch, committed, reply_all};
@@ -257,8 +258,8 @@ async fn lock_rooms(
 const SEND: &str = "WITH muted AS (\
          SELECT until FROM mutes WHERE room_id = $1 AND user_id = $2 AND until > $5), \
      inserted AS (\
-         INSERT INTO messages (room_id, author_id, text, client_id, created_at) \
-         SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM muted) \
+         INSERT INTO messages (room_id, author_id, text, client_id, created_at, reply_to, mentions_room) \
+         SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM muted) \
          ON CONFLICT (author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING \
          RETURNING id) \
      SELECT (SELECT until FROM muted), (SELECT id FROM inserted)";
@@ -271,12 +272,24 @@ async fn send(
 ) -> Result<Result<Outcome, StoreError>, sqlx::Error> {
     let client_id = new.client_id.as_ref().map(|c| c.as_str());
     if let Some(room) = rooms.get_mut(new.room.as_str()) {
+        if let Some(parent) = new.reply_to {
+            let found: Option<i32> = sqlx::query_scalar(PG_REPLY_PARENT)
+                .bind(parent)
+                .bind(room.id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if found.is_none() {
+                return Ok(Err(StoreError::ReplyNotFound));
+            }
+        }
         let (muted, id): (Option<i64>, Option<i64>) = sqlx::query_as(SEND)
             .bind(room.id)
             .bind(new.author.id)
             .bind(new.text.as_str())
             .bind(client_id)
             .bind(new.ts)
+            .bind(new.reply_to)
+            .bind(new.mentions.room())
             .fetch_one(&mut **tx)
             .await?;
         if let Some(until) = muted {
@@ -285,7 +298,7 @@ async fn send(
         if let Some(id) = id {
             let prev = std::mem::replace(&mut room.last, id);
             room.sent = true;
-            let message = stored(new, id);
+            let message = stored(new, id, mention(tx, id, new.mentions.names()).await?);
             return Ok(Ok(Outcome::Sent(Inserted::New { message, prev })));
         }
     }
@@ -303,6 +316,23 @@ async fn send(
     Ok(earlier
         .map(|m| Outcome::Sent(Inserted::Duplicate(Message::from(m))))
         .ok_or(StoreError::RoomNotFound))
+}
+
+/// Stores the mentions of a new message; the users they name, by id. No
+/// statement at all for a message that mentions nobody.
+async fn mention(
+    tx: &mut PgTransaction<'_>,
+    id: i64,
+    names: &[String],
+) -> Result<Vec<i64>, sqlx::Error> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar(PG_MENTION)
+        .bind(id)
+        .bind(names)
+        .fetch_all(&mut **tx)
+        .await
 }
 
 /// A guest and its session; `NameTaken` if the name is not free: stale

@@ -19,10 +19,12 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio_util::sync::CancellationToken;
 
+use super::message_extras;
 use super::pg_writer::PgWriter;
 use super::shared::{Guest, MESSAGE_COLUMNS, MessageRow, RoomCache, room_page, rooms_to_fetch};
 use super::sweeps::SweepPool;
 use super::{Account, Pending, Revocation, Session, SessionInfo, Step, Store, StoreError};
+use super::{Edit, Edited, NewReaction, Reacted};
 use crate::messages::{Cursor, Message, MessageId, Page};
 use crate::rooms::{Room, RoomName, RoomPage, RoomSearch};
 use crate::users::{User, UserId, Username};
@@ -539,6 +541,7 @@ impl Store for PgStore {
         if order == "DESC" {
             messages.reverse();
         }
+        message_extras::postgres::decorate(&self.pool, &mut messages).await?;
         Ok(messages)
     }
 
@@ -548,7 +551,17 @@ impl Store for PgStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(Message::from))
+        let mut found: Vec<Message> = row.map(Message::from).into_iter().collect();
+        message_extras::postgres::decorate(&self.pool, &mut found).await?;
+        Ok(found.pop())
+    }
+
+    async fn edit_message(&self, edit: &Edit) -> Result<Option<Edited>, StoreError> {
+        message_extras::postgres::edit(&self.pool, edit).await
+    }
+
+    async fn react(&self, reaction: &NewReaction) -> Result<Reacted, StoreError> {
+        message_extras::postgres::react(&self.pool, reaction).await
     }
 
     async fn delete_message(&self, id: MessageId, now: i64) -> Result<bool, StoreError> {

@@ -10,11 +10,12 @@ use sqlx::FromRow;
 use super::NewMessage;
 use crate::messages::{Message, MessageId};
 use crate::rooms::{Room, RoomPage};
-use crate::users::{User, Username};
+use crate::users::{User, UserId, Username};
 
 /// The columns of a message as clients see it; a query adds its `WHERE`.
 pub(super) const MESSAGE_COLUMNS: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
-     (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id \
+     (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id, \
+     m.edited_at, m.reply_to, m.mentions_room \
      FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.author_id";
 
 /// One row of the message query, before it is shaped for clients.
@@ -28,6 +29,9 @@ pub(super) struct MessageRow {
     text: String,
     created_at: i64,
     client_id: Option<String>,
+    edited_at: Option<i64>,
+    reply_to: Option<i64>,
+    mentions_room: bool,
 }
 
 impl From<MessageRow> for Message {
@@ -43,12 +47,20 @@ impl From<MessageRow> for Message {
             text: row.text,
             ts: row.created_at,
             client_id: row.client_id,
+            edited_at: row.edited_at,
+            reply_to: row.reply_to,
+            // Filled in by `message_extras::attach`.
+            mentions: Vec::new(),
+            mentions_room: row.mentions_room,
+            reactions: Vec::new(),
         }
     }
 }
 
-/// The message as stored, without reading it back.
-pub(super) fn stored(new: &NewMessage, id: MessageId) -> Message {
+/// The message as stored, without reading it back; `mentions` are the
+/// users its names resolved to.
+pub(super) fn stored(new: &NewMessage, id: MessageId, mut mentions: Vec<UserId>) -> Message {
+    mentions.sort_unstable();
     Message {
         id,
         room: new.room.as_str().to_owned(),
@@ -56,6 +68,11 @@ pub(super) fn stored(new: &NewMessage, id: MessageId) -> Message {
         text: new.text.as_str().to_owned(),
         ts: new.ts,
         client_id: new.client_id.as_ref().map(|c| c.as_str().to_owned()),
+        edited_at: None,
+        reply_to: new.reply_to,
+        mentions,
+        mentions_room: new.mentions.room(),
+        reactions: Vec::new(),
     }
 }
 

@@ -22,11 +22,13 @@ use rusqlite::{OptionalExtension, params};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::message_extras;
 use super::reader::Reader;
 use super::shared::{Guest, MESSAGE_COLUMNS, MessageRow, RoomCache, room_page, rooms_to_fetch};
 use super::sweeps::SweepPool;
 use super::writer::Writer;
 use super::{Account, Pending, Revocation, Session, SessionInfo, Step, Store, StoreError};
+use super::{Edit, Edited, NewReaction, Reacted};
 use crate::messages::{Cursor, Message, MessageId, Page};
 use crate::rooms::{Room, RoomName, RoomPage, RoomSearch};
 use crate::users::{User, UserId, Username};
@@ -573,6 +575,7 @@ impl Store for SqliteStore {
         if order == "DESC" {
             messages.reverse();
         }
+        message_extras::sqlite::decorate(&self.pool, &mut messages).await?;
         Ok(messages)
     }
 
@@ -582,7 +585,17 @@ impl Store for SqliteStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(Message::from))
+        let mut found: Vec<Message> = row.map(Message::from).into_iter().collect();
+        message_extras::sqlite::decorate(&self.pool, &mut found).await?;
+        Ok(found.pop())
+    }
+
+    async fn edit_message(&self, edit: &Edit) -> Result<Option<Edited>, StoreError> {
+        message_extras::sqlite::edit(&self.pool, edit).await
+    }
+
+    async fn react(&self, reaction: &NewReaction) -> Result<Reacted, StoreError> {
+        message_extras::sqlite::react(&self.pool, reaction).await
     }
 
     async fn delete_message(&self, id: MessageId, now: i64) -> Result<bool, StoreError> {

@@ -243,8 +243,26 @@ pub const TABLES: &[Table] = &[
             ("client_id", Text),
             ("created_at", Int),
             ("deleted_at", Int),
+            ("edited_at", Int),
+            ("reply_to", Int),
+            ("mentions_room", Bool),
         ],
         key: Key::Id,
+    },
+    Table {
+        name: "message_mentions",
+        columns: &[("message_id", Int), ("user_id", Int)],
+        key: Key::Whole(2),
+    },
+    Table {
+        name: "reactions",
+        columns: &[
+            ("message_id", Int),
+            ("user_id", Int),
+            ("emoji", Text),
+            ("created_at", Int),
+        ],
+        key: Key::Whole(3),
     },
 ];
 

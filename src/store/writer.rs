@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::message_extras::{SQLITE_MENTION, SQLITE_REPLY_PARENT, names_json};
 use super::shared::{Guest, MESSAGE_COLUMNS, stored};
 use super::sqlite::{CREATE_GUEST, CREATE_SESSION, RELEASE_NAME};
 use super::{Applied, Inserted, NewMessage, Outcome, Step, StoreError};
@@ -348,8 +349,8 @@ fn create_guest(
     Ok(Ok((user, session)))
 }
 
-const INSERT_MESSAGE: &str = "INSERT INTO messages (room_id, author_id, text, client_id, created_at) \
-     SELECT r.id, ?2, ?3, ?4, ?5 FROM rooms r WHERE r.name = ?1 \
+const INSERT_MESSAGE: &str = "INSERT INTO messages (room_id, author_id, text, client_id, created_at, reply_to, mentions_room) \
+     SELECT r.id, ?2, ?3, ?4, ?5, ?6, ?7 FROM rooms r WHERE r.name = ?1 \
      ON CONFLICT (author_id, client_id) WHERE client_id IS NOT NULL DO NOTHING \
      RETURNING id";
 
@@ -373,6 +374,15 @@ fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outco
     if let Some(until) = muted {
         return Ok(Ok(Outcome::Sent(Inserted::Muted { until })));
     }
+    if let Some(parent) = new.reply_to {
+        let found = tx
+            .prepare_cached(SQLITE_REPLY_PARENT)?
+            .query_row(params![parent, new.room.as_str()], |_| Ok(()))
+            .optional()?;
+        if found.is_none() {
+            return Ok(Err(StoreError::ReplyNotFound));
+        }
+    }
     let client_id = new.client_id.as_ref().map(|c| c.as_str());
     let prev: i64 = tx
         .prepare_cached(LATEST_ID)?
@@ -387,13 +397,15 @@ fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outco
                 new.author.id,
                 new.text.as_str(),
                 client_id,
-                new.ts
+                new.ts,
+                new.reply_to,
+                new.mentions.room()
             ],
             |row| row.get(0),
         )
         .optional()?;
     if let Some(id) = id {
-        let message = stored(new, id);
+        let message = stored(new, id, mention(tx, id, new.mentions.names())?);
         return Ok(Ok(Outcome::Sent(Inserted::New { message, prev })));
     }
     // Nothing inserted: an earlier message with this client id, or no room.
@@ -411,6 +423,19 @@ fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outco
         .ok_or(StoreError::RoomNotFound))
 }
 
+/// Stores the mentions of a new message; the users they name, by id. No
+/// statement at all for a message that mentions nobody.
+fn mention(tx: &Transaction<'_>, id: i64, names: &[String]) -> rusqlite::Result<Vec<i64>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut statement = tx.prepare_cached(SQLITE_MENTION)?;
+    let rows = statement.query_map(params![id, names_json(names)], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// A message as the writer reads it back (a resend's earlier one): its
+/// mentions and reactions are read by the caller, off the send path.
 fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
         id: row.get(0)?,
@@ -423,5 +448,10 @@ fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         text: row.get(5)?,
         ts: row.get(6)?,
         client_id: row.get(7)?,
+        edited_at: row.get(8)?,
+        reply_to: row.get(9)?,
+        mentions: Vec::new(),
+        mentions_room: row.get(10)?,
+        reactions: Vec::new(),
     })
 }

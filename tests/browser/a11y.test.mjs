@@ -1,6 +1,6 @@
 // Accessibility audit: axe-core runs inside the page on every screen the
 // page has (loading, sign-in, the chat with messages and the members list,
-// moderation, inline confirms, a muted member, offline, the phone layout's
+// moderation, inline confirms, reactions and replies, a muted member, offline, the phone layout's
 // drawers), in the light and the dark colour scheme, and no serious or
 // critical violation may show. axe-core is the pinned npm package
 // (package-lock.json), never a downloaded copy.
@@ -134,6 +134,26 @@ test('the chat screen: messages, members, moderation, confirms, a muted member, 
   found.push(...await audit(r, 'chat with a delete and a ban confirm open'));
   await r.getByRole('group', { name: 'Ban bob?' }).getByRole('button', { name: 'Cancel' }).click();
   await message.getByRole('button', { name: 'Cancel' }).click();
+
+  // message features: a reaction, a reply with its quote and a mention, the
+  // emoji picker open, the edit bar and the list of names to mention
+  await message.getByRole('button', { name: 'React to the message from bob' }).click();
+  await message.getByRole('button', { name: 'React with 🎉' }).click();
+  await message.locator('.reaction').waitFor();
+  await message.getByRole('button', { name: 'Reply to bob' }).click();
+  await send(r, 'Replying to you, @bob and @room.');
+  await r.locator('#message-list .msg-quote').waitFor();
+  await message.getByRole('button', { name: 'React to the message from bob' }).click();
+  const composer = r.getByLabel('Message', { exact: true });
+  await composer.focus();
+  await composer.press('ArrowUp');
+  await r.locator('#composer-context', { hasText: 'Editing your message' }).waitFor();
+  await composer.press('End');
+  await composer.pressSequentially(' @b');
+  await r.getByRole('option', { name: '@bob' }).waitFor();
+  found.push(...await audit(r, 'chat with reactions, a reply, the picker, the edit bar and mentions offered'));
+  await composer.press('Escape');
+  await composer.press('Escape');
 
   // a muted member: the notice above the composer and a refused message
   await r.locator('#member-list .member[data-name="bob"]').getByRole('button', { name: 'Mute 10 min, bob' }).click();

@@ -176,7 +176,7 @@ export function assertMessage(msg, expect = {}) {
   const where = JSON.stringify(msg)?.slice(0, 300);
   assert.ok(msg && typeof msg === 'object' && !Array.isArray(msg), `message is an object: ${where}`);
   const keys = Object.keys(msg).sort();
-  const base = ['author', 'id', 'room', 'text', 'ts'];
+  const base = ['author', 'edited_at', 'id', 'mentions', 'mentions_room', 'reactions', 'reply_to', 'room', 'text', 'ts'];
   if ('client_id' in expect && expect.client_id !== undefined) {
     assert.deepEqual(keys, [...base, 'client_id'].sort(), `Message keys: ${where}`);
     assert.equal(msg.client_id, expect.client_id);
@@ -189,6 +189,16 @@ export function assertMessage(msg, expect = {}) {
   assert.equal(typeof msg.room, 'string');
   assert.equal(typeof msg.text, 'string');
   assertUser(msg.author);
+  // Message features (issue #10): present on every Message, wherever it comes from.
+  assert.ok(msg.edited_at === null || Number.isSafeInteger(msg.edited_at), `edited_at: ${where}`);
+  assert.ok(msg.reply_to === null || (Number.isSafeInteger(msg.reply_to) && msg.reply_to > 0), `reply_to: ${where}`);
+  assert.ok(Array.isArray(msg.mentions) && msg.mentions.every(Number.isSafeInteger), `mentions: ${where}`);
+  assert.equal(typeof msg.mentions_room, 'boolean', `mentions_room: ${where}`);
+  assert.ok(Array.isArray(msg.reactions), `reactions: ${where}`);
+  for (const r of msg.reactions) {
+    assert.deepEqual(Object.keys(r).sort(), ['count', 'emoji', 'user_ids'], `Reaction keys: ${where}`);
+    assert.ok(Number.isSafeInteger(r.count) && r.count >= r.user_ids.length && r.count > 0, `Reaction count: ${where}`);
+  }
   if (expect.room !== undefined) assert.equal(msg.room, expect.room);
   if (expect.text !== undefined) assert.equal(msg.text, expect.text);
   if (expect.author !== undefined) assert.deepEqual(msg.author, expect.author);

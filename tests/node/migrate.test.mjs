@@ -53,7 +53,9 @@ const TABLES = {
   mutes: ['room_id, user_id', 'until'],
   address_bans: ['address, user_id', 'until'],
   revocations: ['id', 'session_id, user_id, at'],
-  messages: ['id', 'room_id, author_id, text, client_id, created_at, deleted_at'],
+  messages: ['id', 'room_id, author_id, text, client_id, created_at, deleted_at, edited_at, reply_to, mentions_room'],
+  message_mentions: ['message_id, user_id', ''],
+  reactions: ['message_id, user_id, emoji', 'created_at'],
 };
 const IDENTITY_TABLES = ['users', 'sessions', 'rooms', 'revocations', 'messages'];
 
@@ -88,16 +90,17 @@ async function pgJson(schema, sql) {
 /** One table of the SQLite file, in key order. */
 function dumpSqlite(db, table) {
   const [key, rest] = TABLES[table];
-  const cols = `${key}, ${rest}`.replace('token_hash', 'lower(hex(token_hash)) AS token_hash');
+  const cols = [key, rest].filter(Boolean).join(', ').replace('token_hash', 'lower(hex(token_hash)) AS token_hash');
   return sq(db, `SELECT ${cols} FROM ${table} ORDER BY ${key}`);
 }
 
 /** The same table in the schema, in the same order (byte order for text keys, as SQLite sorts). */
 function dumpPostgres(schema, table) {
   const [key, rest] = TABLES[table];
-  const cols = `${key}, ${rest}`
+  const cols = [key, rest].filter(Boolean).join(', ')
     .replace('token_hash', "encode(token_hash, 'hex') AS token_hash")
-    .replace('is_admin', 'is_admin::int AS is_admin');
+    .replace('is_admin', 'is_admin::int AS is_admin')
+    .replace('mentions_room', 'mentions_room::int AS mentions_room');
   const order = key.replace('address', 'address COLLATE "C"');
   return pgJson(schema, `SELECT coalesce(json_agg(t), '[]') FROM (SELECT ${cols} FROM ${table} ORDER BY ${order}) t`);
 }
@@ -263,7 +266,7 @@ describe('banter migrate-data', { skip, timeout: 600_000 }, () => {
 
       const rooms = { a: rname('mig-a'), b: rname('mig-b'), c: rname('mig-c'), d: rname('mig-d'), general: 'general' };
       const plan = [
-        [alice, rooms.a, 3000, 'alice'],
+        [alice, rooms.a, 2999, 'alice'], // and one reply below
         [bob, rooms.b, 2000, 'bob'],
         [g1, rooms.general, 2000, 'g1'],
         [dave, rooms.c, 1500, 'dave'],
@@ -271,7 +274,7 @@ describe('banter migrate-data', { skip, timeout: 600_000 }, () => {
         [carol, rooms.a, 500, 'carol'],
         [boss, rooms.d, 300, 'boss'],
       ];
-      assert.equal(plan.reduce((n, [, , count]) => n + count, 0), MESSAGES);
+      assert.equal(plan.reduce((n, [, , count]) => n + count, 0) + 1, MESSAGES);
       const sockets = new Map();
       for (const [who, room] of plan) {
         if (!sockets.has(who)) sockets.set(who, await connect(url, who.token));
@@ -284,6 +287,15 @@ describe('banter migrate-data', { skip, timeout: 600_000 }, () => {
       // Deletes: the admin's of someone else's message, and an author's own.
       await ok(bossSocket, 'delete', { id: seeded.firstOf.alice.id });
       await ok(sockets.get(dave), 'delete', { id: seeded.firstOf.dave.id });
+      // Message features: an edit, a reply that mentions, reactions.
+      const aliceSocket = sockets.get(alice);
+      const early = (await ok(aliceSocket, 'history', { room: rooms.a, after: 0, limit: 20 })).messages;
+      const second = early.find((m) => m.author.id === alice.user.id && m.id !== seeded.firstOf.alice.id);
+      await ok(aliceSocket, 'edit', { id: second.id, text: `edited, @${bob.name} @room` });
+      await ok(aliceSocket, 'send', { room: rooms.a, text: `re @${dave.name}`, reply_to: second.id });
+      await ok(aliceSocket, 'react', { id: second.id, emoji: '👍🏽', on: true });
+      await ok(sockets.get(carol), 'react', { id: second.id, emoji: '👍🏽', on: true });
+      await ok(sockets.get(carol), 'react', { id: second.id, emoji: '🎉', on: true });
       await ok(bossSocket, 'mute', { room: rooms.b, user_id: bob.user.id, minutes: 60 });
       await ok(bossSocket, 'ban', { user_id: carol.user.id });
       for (const s of sockets.values()) s.close();

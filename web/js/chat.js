@@ -1,7 +1,7 @@
 // @ts-check
 // The chat screen's controller: builds the store, the sync module and the
 // views, and turns what the user does (open a room, join, send, delete,
-// scroll up) into store changes and requests. It draws nothing: the views
+// edit, react, reply, scroll up) into store changes and requests. It draws nothing: the views
 // subscribe to the store and redraw what each change touches.
 //
 //   user ─▶ views ─(intents)─▶ chat.js ─▶ sync.js ─▶ server
@@ -14,6 +14,7 @@
 
 import * as api from './api.js';
 import { byId } from './dom.js';
+import { lastOwnMessage } from './state.js';
 import { createStore } from './store.js';
 import { createSync } from './sync.js';
 import { createAnnouncer } from './views/announcer.js';
@@ -54,6 +55,8 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
   });
   const composer = createComposer(store, {
     onSend: send,
+    onEdit: (msg, text) => sync.editMessage(msg, text),
+    lastOwn: () => (store.current ? lastOwnMessage(store.current, me.id) : null),
     onInput: (hasText) => sync.typing.input(store.current?.name ?? null, hasText),
   });
   const layout = createLayout(store, { onClose: () => composer.focus() });
@@ -67,6 +70,12 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     onDiscard: (p) => withCurrent((room) => { sync.outbox.discard(room, p); composer.focus(); }),
     canDelete: (msg) => admin || msg.author.id === me.id,
     onDelete: (msg) => sync.deleteMessage(msg),
+    onReply: (msg) => composer.startReply(msg),
+    onEdit: (msg) => composer.startEdit(msg),
+    onReact: (msg, emoji, on) => { sync.react(msg, emoji, on).catch(() => {}); },
+    onJump: (msg) => withCurrent((room) => {
+      if (msg.reply_to) sync.jumpTo(room, msg.reply_to).catch(() => {});
+    }),
   });
   createMembersView(store, {
     admin,
@@ -95,11 +104,11 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     if (room) task(room);
   }
 
-/** @param {string} text */
-  function send(text) {
+/** @param {string} text @param {number | null} replyTo */
+  function send(text, replyTo) {
     withCurrent((room) => {
       sync.typing.stop();
-      sync.outbox.send(room, text);
+      sync.outbox.send(room, text, replyTo);
     });
   }
 

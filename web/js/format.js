@@ -89,6 +89,62 @@ export function linkify(text) {
   return nodes;
 }
 
+// The server's mention rules (src/mentions.rs): `@` not after a name
+// character, then name characters; dots at the end are punctuation.
+const MENTION_PATTERN = /(^|[^A-Za-z0-9_.-])@([A-Za-z0-9_.-]+)/g;
+
+/**
+ * Text with links (linkify) and its `@name`s and `@room` marked as
+ * mentions; one naming `me` (or `@room`) is marked as ours. Text only
+ * ever goes in text nodes.
+ * @param {string} text
+ * @param {string} meName
+ * @returns {Node[]}
+ */
+export function richText(text, meName) {
+  const me = meName.toLowerCase();
+  return linkify(text).flatMap((node) => (node.nodeType === Node.TEXT_NODE ? mentionNodes(node.textContent ?? '', me) : [node]));
+}
+
+/** @param {string} text @param {string} me lowercased */
+function mentionNodes(text, me) {
+  /** @type {Node[]} */
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(MENTION_PATTERN)) {
+    const name = match[2].replace(/\.+$/, '');
+    if (!name) continue;
+    const start = (match.index ?? 0) + match[1].length;
+    const end = start + 1 + name.length;
+    if (start > last) nodes.push(document.createTextNode(text.slice(last, start)));
+    const key = name.toLowerCase();
+    const ours = key === me || key === 'room';
+    nodes.push(el('span', { className: `mention${ours ? ' mention-me' : ''}` }, text.slice(start, end)));
+    last = end;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
+/** One line of a text, cut after `max` characters (for quotes). @param {string} text @param {number} max */
+export function shorten(text, max) {
+  const chars = [...text.replace(/\s+/g, ' ')];
+  return chars.length > max ? `${chars.slice(0, max).join('')}…` : chars.join('');
+}
+
+/**
+ * "alice, bob and 3 others": who reacted, for a reaction's title.
+ * @param {string[]} names the names known, in order
+ * @param {number} count how many reacted in all
+ */
+export function whoText(names, count) {
+  const shown = names.slice(0, 5);
+  const rest = count - shown.length;
+  if (shown.length === 0) return `${count} ${count === 1 ? 'person' : 'people'}`;
+  if (rest <= 0) return shown.length === 1 ? shown[0] : `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}`;
+  return `${shown.join(', ')} and ${rest} ${rest === 1 ? 'other' : 'others'}`;
+}
+
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric' });

@@ -24,7 +24,8 @@ export function createOutbox(store, conn) {
   async function dispatch(room, p) {
     store.updatePending(room, p, { state: 'sending', error: '' });
     try {
-      const ack = await conn.request('send', { room: room.name, text: p.text, client_id: p.clientId });
+      const payload = { room: room.name, text: p.text, client_id: p.clientId, reply_to: p.replyTo ?? null };
+      const ack = await conn.request('send', payload);
       store.settlePending(room, p.clientId);
       store.merge(room, [ack.message], { live: true });
     } catch (error) {
@@ -44,9 +45,9 @@ export function createOutbox(store, conn) {
   }
 
   return {
-    /** @param {Room} room @param {string} text */
-    send(room, text) {
-      const p = /** @type {Pending} */ ({ clientId: newClientId(), text, state: 'queued', error: '' });
+    /** @param {Room} room @param {string} text @param {number | null} [replyTo] the message it answers */
+    send(room, text, replyTo = null) {
+      const p = /** @type {Pending} */ ({ clientId: newClientId(), text, state: 'queued', error: '', replyTo });
       store.addPending(room, p);
       if (conn.connected) dispatch(room, p);
     },

@@ -7,12 +7,17 @@
 /**
  * The shapes of docs/protocol.md, as the page uses them.
  * @typedef {{ id: number, name: string, guest?: boolean }} User
- * @typedef {{ id: number, room: string, author: User, text: string, ts: number, client_id?: string }} Message
+ * @typedef {{ emoji: string, count: number, user_ids: number[] }} Reaction
+ * @typedef {{ id: number, room: string, author: User, text: string, ts: number, client_id?: string,
+ *   edited_at?: number | null, reply_to?: number | null, mentions?: number[], mentions_room?: boolean,
+ *   reactions?: Reaction[] }} Message
+ * @typedef {{ room: string, id: number, text: string, edited_at: number, mentions: number[], mentions_room: boolean }} EditedEvent
+ * @typedef {{ room: string, id: number, emoji: string, user: User, on: boolean }} ReactedEvent
  * A line of the timeline: a message, or a presence notice ("bob joined"),
  * which has a key of its own since it has no id.
  * @typedef {{ kind: 'msg', msg: Message } | { kind: 'notice', key: number, text: string, ts: number }} Item
  * A message we sent that the server has not confirmed yet.
- * @typedef {{ clientId: string, text: string, state: 'queued'|'sending'|'failed', error: string, muted?: boolean }} Pending
+ * @typedef {{ clientId: string, text: string, state: 'queued'|'sending'|'failed', error: string, muted?: boolean, replyTo?: number | null }} Pending
  * Where merged messages went: all after what was held, all before it, or
  * some in between (a catch-up racing live messages).
  * @typedef {'end'|'start'|'between'} Place
@@ -111,6 +116,55 @@ export function replaceMessage(room, msg) {
   if (index === -1) return false;
   room.items[index] = { kind: 'msg', msg };
   return true;
+}
+
+/** The message with this id, if held. @param {Room} room @param {number} id */
+export function findMessage(room, id) {
+  const item = room.items.find((i) => i.kind === 'msg' && i.msg.id === id);
+  return item?.kind === 'msg' ? item.msg : null;
+}
+
+/** The newest message `meId` wrote that is held (what the up arrow edits). @param {Room} room @param {number} meId */
+export function lastOwnMessage(room, meId) {
+  for (let i = room.items.length - 1; i >= 0; i--) {
+    const item = room.items[i];
+    if (item.kind === 'msg' && item.msg.author.id === meId) return item.msg;
+  }
+  return null;
+}
+
+/** A message after an `edited` event: a new copy. @param {Message} msg @param {EditedEvent} e @returns {Message} */
+export function applyEdit(msg, e) {
+  return { ...msg, text: e.text, edited_at: e.edited_at, mentions: e.mentions, mentions_room: e.mentions_room };
+}
+
+/**
+ * A message after a `reacted` event: a new copy whose reaction for the
+ * emoji counts the user in (or out). Emoji keep the order they were first
+ * used; one that nobody has any more goes.
+ * @param {Message} msg
+ * @param {ReactedEvent} e
+ * @returns {Message}
+ */
+export function applyReaction(msg, { emoji, user, on }) {
+  const reactions = (msg.reactions ?? []).map((r) => ({ ...r, user_ids: [...r.user_ids] }));
+  let reaction = reactions.find((r) => r.emoji === emoji);
+  if (on) {
+    if (!reaction) {
+      reaction = { emoji, count: 0, user_ids: [] };
+      reactions.push(reaction);
+    }
+    if (!reaction.user_ids.includes(user.id)) {
+      reaction.user_ids.push(user.id);
+      reaction.count += 1;
+    }
+  } else if (reaction) {
+    const at = reaction.user_ids.indexOf(user.id);
+    if (at !== -1) reaction.user_ids.splice(at, 1);
+    // A user past the first 100 listed is not in user_ids but counted.
+    reaction.count = Math.max(reaction.count - 1, reaction.user_ids.length);
+  }
+  return { ...msg, reactions: reactions.filter((r) => r.count > 0) };
 }
 
 /**

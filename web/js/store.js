@@ -30,6 +30,7 @@ import { clearTyping, trackTyping } from './typing.js';
  *   | { type: 'details', room: Room }
  *   | { type: 'timeline', room: Room, added: Message[], place: Place, live: boolean }
  *   | { type: 'message', room: Room, id: number }
+ *   | { type: 'focus', room: Room, id: number }
  *   | { type: 'removed', room: Room, id: number }
  *   | { type: 'notice', room: Room }
  *   | { type: 'history', room: Room }
@@ -181,6 +182,13 @@ export function createStore(me) {
     updateMessage(room, msg) {
       if (!state.replaceMessage(room, msg)) return false;
       emit({ type: 'message', room, id: msg.id });
+      return true;
+    },
+
+    /** Asks the views to bring a held message into sight (a reply's parent). @param {Room} room @param {number} id */
+    focusMessage(room, id) {
+      if (!state.findMessage(room, id)) return false;
+      emit({ type: 'focus', room, id });
       return true;
     },
 

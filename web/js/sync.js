@@ -11,12 +11,13 @@
 import { formatTime } from './format.js';
 import { createOutbox } from './outbox.js';
 import { createConnection } from './socket/connection.js';
-import { newestId, oldestId } from './state.js';
+import { applyEdit, applyReaction, findMessage, newestId, oldestId } from './state.js';
 import { createTypingNotifier } from './typing.js';
 
 const JOIN_PAGE = 50; // a join answers with the latest 50 messages
 const OLDER_PAGE = 50;
 const CATCH_UP_PAGE = 100; // the largest page the server allows
+const JUMP_PAGES = 20; // how far back a reply's parent is looked for: 2,000 messages
 
 /**
  * @typedef {import('./store.js').Store} Store
@@ -48,6 +49,7 @@ export function createSync(store, { onConnect, onUnauthorized }) {
     events: {
       message: onMessage, joined: onJoined, left: onLeft, presence: onPresence,
       typing: onTyping, deleted: onDeleted, muted: onMuted,
+      edited: onEdited, reacted: onReacted,
     },
   });
   const outbox = createOutbox(store, conn);
@@ -159,6 +161,23 @@ export function createSync(store, { onConnect, onUnauthorized }) {
     if (room) store.removeMessage(room, id);
   }
 
+  // An edit or a reaction changes one message we hold: the store swaps
+  // in the new copy and the list redraws that one node. One we do not
+  // hold (older than what is loaded) shows right when its page comes.
+  /** @param {import('./state.js').EditedEvent} event */
+  function onEdited(event) {
+    const room = store.room(event.room);
+    const msg = room && findMessage(room, event.id);
+    if (room && msg) store.updateMessage(room, applyEdit(msg, event));
+  }
+
+  /** @param {import('./state.js').ReactedEvent} event */
+  function onReacted(event) {
+    const room = store.room(event.room);
+    const msg = room && findMessage(room, event.id);
+    if (room && msg) store.updateMessage(room, applyReaction(msg, event));
+  }
+
   /** @param {{ room: string, user: User, until: number }} event */
   function onMuted({ room: name, user, until }) {
     const room = store.room(name);
@@ -242,9 +261,44 @@ export function createSync(store, { onConnect, onUnauthorized }) {
     store.setMembersLoading(room, { loading: false, error });
   }
 
+  /**
+   * Brings a reply's parent on screen: when it is older than what is held,
+   * older pages (`before`) are loaded until it is there, so the timeline
+   * stays whole, at most JUMP_PAGES of them. Resolves whether it is shown.
+   * @param {Room} room
+   * @param {number} id
+   */
+  async function jumpTo(room, id) {
+    for (let pages = 0; !findMessage(room, id) && pages < JUMP_PAGES; pages++) {
+      const before = oldestId(room);
+      if (room.reachedStart || before === 0 || before < id || !conn.connected) break;
+      const { messages } = await conn.request('history', { room: room.name, before, limit: CATCH_UP_PAGE });
+      store.merge(room, messages);
+      if (messages.length < CATCH_UP_PAGE) store.setHistory(room, { reachedStart: true });
+    }
+    return store.focusMessage(room, id);
+  }
+
   return {
     get connected() {
       return conn.connected;
+    },
+    jumpTo,
+
+    /** Replaces one of our messages' text; the `edited` event tells everyone else. @param {Message} msg @param {string} text */
+    async editMessage(msg, text) {
+      const ack = await conn.request('edit', { id: msg.id, text });
+      const room = store.room(msg.room);
+      if (room) store.updateMessage(room, ack.message);
+    },
+
+    /**
+     * Puts our reaction on or takes it off. The `reacted` event (ours too)
+     * changes the count, so it is counted once.
+     * @param {Message} msg @param {string} emoji @param {boolean} on
+     */
+    async react(msg, emoji, on) {
+      await conn.request('react', { id: msg.id, emoji, on });
     },
     joinNew,
     leave,

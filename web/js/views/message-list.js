@@ -3,7 +3,7 @@
 // found by its id, that stays the same node for as long as the message is
 // on screen. A history page puts new nodes before it, live messages after
 // it, a catch-up merges by id; none of them rebuilds the others. A change
-// of one message (later: an edit, a reaction) replaces that one node.
+// of one message (an edit, a reaction) replaces that one node.
 //
 // Grouping (a message continues the one before it: same author, within
 // five minutes) and day separators depend on neighbours; when an insert or
@@ -14,7 +14,7 @@
 // from parsed URLs); nothing here touches innerHTML.
 
 import { el } from '../dom.js';
-import { avatar, formatDay, formatFull, formatTime, linkify, startOfDay } from '../format.js';
+import { avatar, formatDay, formatFull, formatTime, richText, startOfDay } from '../format.js';
 
 const GROUP_GAP_MS = 5 * 60_000;
 
@@ -34,9 +34,10 @@ const GROUP_GAP_MS = 5 * 60_000;
  * @param {object} opts
  * @param {User} opts.me
  * @param {(msg: Message) => boolean} opts.canDelete
- * @param {{ render: (msg: Message) => HTMLElement }} opts.actions a message's action bar
+ * @param {{ render: (msg: Message) => HTMLElement }} opts.actions a message's delete action
+ * @param {import('./message-extras.js').MessageExtras} opts.extras its quote, reactions and tools
  */
-export function createMessageList(list, { me, canDelete, actions }) {
+export function createMessageList(list, { me, canDelete, actions, extras }) {
   /** key → what is drawn for it. @type {Map<string, Drawn>} */
   const drawn = new Map();
 
@@ -58,8 +59,9 @@ export function createMessageList(list, { me, canDelete, actions }) {
   function buildMessage(msg, cont) {
     const own = msg.author.id === me.id;
     const iso = new Date(msg.ts).toISOString();
+    const forMe = !own && (msg.mentions_room || (msg.mentions ?? []).includes(me.id));
     const li = el('li', {
-      className: `msg${own ? ' own' : ''}${cont ? ' cont' : ''}`,
+      className: `msg${own ? ' own' : ''}${cont ? ' cont' : ''}${forMe ? ' mentions-me' : ''}`,
       'data-id': msg.id,
       'data-author': msg.author.name,
     },
@@ -70,8 +72,11 @@ export function createMessageList(list, { me, canDelete, actions }) {
         el('span', { className: 'msg-author' }, msg.author.name),
         msg.author.guest ? el('span', { className: 'tag' }, 'guest') : null,
         el('time', { className: 'msg-time', dateTime: iso, title: formatFull(msg.ts) }, formatTime(msg.ts))),
-      el('div', { className: 'msg-text' }, linkify(msg.text))));
-    if (canDelete(msg)) li.append(actions.render(msg));
+      extras.quote(msg),
+      el('div', { className: 'msg-text' }, richText(msg.text, me.name), msg.edited_at ? [' ', extras.edited(msg)] : null),
+      extras.reactions(msg),
+      extras.picker(msg)),
+    el('div', { className: 'msg-bar' }, extras.tools(msg), canDelete(msg) ? actions.render(msg) : null));
     return li;
   }
 

@@ -8,6 +8,8 @@
 import { byId, el } from '../dom.js';
 import { linkify } from '../format.js';
 import { createDeleteAction } from './delete-action.js';
+import { findMessage } from '../state.js';
+import { createMessageExtras } from './message-extras.js';
 import { createMessageList } from './message-list.js';
 
 const PIN_SLACK_PX = 48;
@@ -45,13 +47,25 @@ function pageElements() {
  * @param {(p: Pending) => void} opts.onDiscard
  * @param {(msg: Message) => boolean} opts.canDelete
  * @param {(msg: Message) => Promise<void>} opts.onDelete
+ * @param {(msg: Message) => void} [opts.onReply]
+ * @param {(msg: Message) => void} [opts.onEdit]
+ * @param {(msg: Message, emoji: string, on: boolean) => void} [opts.onReact]
+ * @param {(msg: Message) => void} [opts.onJump] go to the message `msg` answers
  * @param {Elements} [elements] where to draw: the page's, unless a test brings its own
  */
 export function createMessagesView(store, opts, elements = pageElements()) {
   const { onNearTop, onJumpedToEnd, onRetry, onDiscard, canDelete, onDelete } = opts;
+  const { onReply = () => {}, onEdit = () => {}, onReact = () => {}, onJump = () => {} } = opts;
   const { scroller, list: listNode, pending: pendingList, history: historyStatus, newButton } = elements;
   const deleteAction = createDeleteAction({ list: listNode, onDelete });
-  const list = createMessageList(listNode, { me: store.me, canDelete, actions: deleteAction });
+  const extras = createMessageExtras({
+    list: listNode,
+    me: store.me,
+    lookup: (id) => (store.current ? findMessage(store.current, id) : null),
+    nameOf: (id) => store.current?.members.get(id)?.name ?? null,
+    onReply, onEdit, onReact, onJump,
+  });
+  const list = createMessageList(listNode, { me: store.me, canDelete, actions: deleteAction, extras });
   let pinned = true;
 
   scroller.addEventListener('scroll', () => {
@@ -148,6 +162,19 @@ export function createMessagesView(store, opts, elements = pageElements()) {
     scrollToBottom();
   }
 
+  /** Brings a message into sight and marks it for a moment (a reply's parent). @param {number} id */
+  function focus(id) {
+    const node = list.nodeOf(id);
+    if (!node) return;
+    node.scrollIntoView({ block: 'center' });
+    pinned = distanceFromBottom() <= PIN_SLACK_PX;
+    node.classList.remove('flash');
+    void node.offsetWidth; // restart the animation
+    node.classList.add('flash');
+    node.tabIndex = -1;
+    node.focus({ preventScroll: true });
+  }
+
   /** @param {Change} change */
   function apply(change) {
     if (!('room' in change) || !store.isOpen(change.room)) return;
@@ -162,8 +189,10 @@ export function createMessagesView(store, opts, elements = pageElements()) {
         const item = room.items.find((i) => i.kind === 'msg' && i.msg.id === change.id);
         if (item?.kind === 'msg') list.update(item.msg);
       });
+      case 'focus': return focus(change.id);
       case 'removed':
         deleteAction.forget(change.id);
+        extras.forget(change.id);
         return steady(() => draw(room));
       case 'history': return steady(() => renderHistoryStatus(room));
       case 'pending': return renderPending(room);
