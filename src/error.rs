@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::auth::AuthError;
 use crate::messages::{ClientIdError, MessageTextError, PageError};
-use crate::rooms::RoomNameError;
+use crate::rooms::{RoomNameError, TopicError};
 use crate::store::StoreError;
 use crate::users::{PasswordError, UsernameError};
 
@@ -52,6 +52,9 @@ pub enum Code {
     UnknownEvent,
     Overloaded,
     Internal,
+    // Rooms people belong to (issue #10).
+    RoomExists,
+    InvalidTopic,
 }
 
 impl Code {
@@ -60,16 +63,15 @@ impl Code {
         use Code::*;
         match self {
             InvalidPayload | InvalidJson | InvalidUsername | InvalidPassword | InvalidRoom
-            | InvalidText | InvalidClientId | InvalidLimit | InvalidCursor | UnknownEvent => {
-                StatusCode::BAD_REQUEST
-            }
+            | InvalidText | InvalidClientId | InvalidLimit | InvalidCursor | UnknownEvent
+            | InvalidTopic => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
             GuestsDisabled | Banned | Forbidden | ForbiddenOrigin | Muted | NotInRoom => {
                 StatusCode::FORBIDDEN
             }
-            NameTaken => StatusCode::CONFLICT,
+            NameTaken | RoomExists => StatusCode::CONFLICT,
             RoomNotFound | NotFound | MessageNotFound | UserNotFound => StatusCode::NOT_FOUND,
             Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -165,6 +167,7 @@ invalid_input! {
     RoomNameError => InvalidRoom,
     MessageTextError => InvalidText,
     ClientIdError => InvalidClientId,
+    TopicError => InvalidTopic,
 }
 
 impl From<PageError> for Failure {
@@ -182,6 +185,7 @@ impl From<StoreError> for Failure {
         match err {
             StoreError::NameTaken => Failure::new(Code::NameTaken, err.to_string()),
             StoreError::RoomNotFound => Failure::new(Code::RoomNotFound, err.to_string()),
+            StoreError::RoomExists => Failure::new(Code::RoomExists, err.to_string()),
             StoreError::Database(_)
             | StoreError::Migrate(_)
             | StoreError::Writer(_)

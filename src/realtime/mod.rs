@@ -7,7 +7,8 @@
 //!   stored out of order; the inbox keeps them in arrival order;
 //! - `command`: client events parsed into typed commands;
 //! - `room_events` (join, leave, typing), `message_events` (send, history),
-//!   `moderation_events` (delete, mute, ban): the handlers;
+//!   `moderation_events` (delete, mute, ban), `membership_events` (create,
+//!   invite, direct, read, notify; the end of a membership): the handlers;
 //! - `sequencer`: the ordered path of messages to the database: group
 //!   commit;
 //! - `relay`: delivery of every room's messages in id order, exactly once,
@@ -24,6 +25,7 @@ mod connect;
 mod connections;
 mod delivery;
 mod inbox;
+mod membership_events;
 mod message_events;
 mod moderation_events;
 mod nodes;
@@ -39,6 +41,7 @@ use serde_json::Value;
 
 use crate::app::Core;
 use crate::auth::Identity;
+use crate::error::Failure;
 use crate::ratelimit::Key;
 use crate::rooms::RoomName;
 use presence_events::Change;
@@ -48,6 +51,7 @@ pub use connect::{ConnectError, socket_io};
 pub use connections::{ConnectionCounts, Counter, Place, count_sessions};
 pub use delivery::Laggards;
 pub use inbox::Slot;
+pub use membership_events::{described, visible_room};
 pub use moderation_events::watch_revocations;
 pub use presence_events::PresenceEvents;
 pub use sequencer::{Queue, Sequencer};
@@ -111,6 +115,7 @@ impl Connection {
                 minutes,
             }) => moderation_events::on_mute(self, room, user, minutes).await,
             Ok(Command::Ban { user }) => moderation_events::on_ban(self, user).await,
+            Ok(command) => self.handle_membership(&socket, command).await,
             Err(failure) => Err(failure),
         };
         let reply = result.unwrap_or_else(|failure| failure.to_ack());
@@ -123,6 +128,28 @@ impl Connection {
             } else {
                 tracing::debug!(sid = %self.sid, %err, "cannot acknowledge an event");
             }
+        }
+    }
+
+    /// The events of rooms people belong to (issue #10).
+    async fn handle_membership(
+        &self,
+        socket: &SocketRef,
+        command: Command,
+    ) -> Result<Value, Failure> {
+        use membership_events as m;
+        match command {
+            Command::Create { room, kind, topic } => {
+                m::on_create(self, socket, room, kind, topic).await
+            }
+            Command::Invite { room, user } => m::on_invite(self, room, user).await,
+            Command::Direct { users } => m::on_direct(self, socket, users).await,
+            Command::Read { room, id } => m::on_read(self, socket, room, id).await,
+            Command::Notify { room, level } => m::on_notify(self, room, level).await,
+            _ => Err(Failure::new(
+                crate::error::Code::UnknownEvent,
+                "unknown event",
+            )),
         }
     }
 
