@@ -25,7 +25,8 @@ const GROUP_GAP_MS = 5 * 60_000;
  * One line the list should show: a message, a notice, or a day separator.
  * @typedef {{ key: string, kind: 'msg', msg: Message, cont: boolean }
  *   | { key: string, kind: 'notice', text: string, ts: number }
- *   | { key: string, kind: 'day', ts: number }} Line
+ *   | { key: string, kind: 'day', ts: number }
+ *   | { key: string, kind: 'divider' }} Line
  * @typedef {{ node: HTMLElement, line: Line }} Drawn
  */
 
@@ -35,13 +36,18 @@ const GROUP_GAP_MS = 5 * 60_000;
  * @param {User} opts.me
  * @param {(msg: Message) => boolean} opts.canDelete
  * @param {{ render: (msg: Message) => HTMLElement }} opts.actions a message's action bar
+ * @param {() => number | null} [opts.dividerAfter] the "new messages" divider goes before the first
+ *   message of others after this id (null: none)
  */
-export function createMessageList(list, { me, canDelete, actions }) {
+export function createMessageList(list, { me, canDelete, actions, dividerAfter = () => null }) {
   /** key → what is drawn for it. @type {Map<string, Drawn>} */
   const drawn = new Map();
 
   /** @param {Line} line */
   function build(line) {
+    if (line.kind === 'divider') {
+      return el('li', { className: 'unread-divider' }, el('span', {}, 'New messages'));
+    }
     if (line.kind === 'day') {
       return el('li', { className: 'day' }, el('span', {}, formatDay(line.ts)));
     }
@@ -80,11 +86,19 @@ export function createMessageList(list, { me, canDelete, actions }) {
     const lines = [];
     /** @type {Item | null} */
     let prev = null;
+    let divider = dividerAfter();
     for (const item of items) {
       const key = item.kind === 'msg' ? `m${item.msg.id}` : `n${item.key}`;
       const ts = tsOf(item);
       if (prev === null || startOfDay(tsOf(prev)) !== startOfDay(ts)) lines.push({ key: `d${key}`, kind: 'day', ts });
-      if (item.kind === 'msg') lines.push({ key, kind: 'msg', msg: item.msg, cont: continues(prev, item.msg) });
+      // The divider starts a group: the message after it shows its author.
+      let divided = false;
+      if (divider !== null && item.kind === 'msg' && item.msg.id > divider && item.msg.author.id !== me.id) {
+        lines.push({ key: 'unread', kind: 'divider' });
+        divider = null;
+        divided = true;
+      }
+      if (item.kind === 'msg') lines.push({ key, kind: 'msg', msg: item.msg, cont: !divided && continues(prev, item.msg) });
       else lines.push({ key, kind: 'notice', text: item.text, ts });
       prev = item;
     }

@@ -51,7 +51,10 @@ export function createMessagesView(store, opts, elements = pageElements()) {
   const { onNearTop, onJumpedToEnd, onRetry, onDiscard, canDelete, onDelete } = opts;
   const { scroller, list: listNode, pending: pendingList, history: historyStatus, newButton } = elements;
   const deleteAction = createDeleteAction({ list: listNode, onDelete });
-  const list = createMessageList(listNode, { me: store.me, canDelete, actions: deleteAction });
+  const list = createMessageList(listNode, {
+    me: store.me, canDelete, actions: deleteAction,
+    dividerAfter: () => store.current?.dividerAfter ?? null,
+  });
   let pinned = true;
 
   scroller.addEventListener('scroll', () => {
@@ -135,7 +138,7 @@ export function createMessagesView(store, opts, elements = pageElements()) {
   /** @param {Room} room */
   function renderHistoryStatus(room) {
     historyStatus.textContent = room.reachedStart
-      ? `This is the beginning of #${room.name}.`
+      ? `This is the beginning of ${room.kind === 'direct' ? 'your conversation' : `#${room.name}`}.`
       : room.loadingOlder ? 'Loading older messages…' : '';
   }
 
@@ -166,6 +169,7 @@ export function createMessagesView(store, opts, elements = pageElements()) {
         deleteAction.forget(change.id);
         return steady(() => draw(room));
       case 'history': return steady(() => renderHistoryStatus(room));
+      case 'divider': return steady(() => draw(room));
       case 'pending': return renderPending(room);
       default:
     }
