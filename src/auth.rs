@@ -61,6 +61,11 @@ impl From<StoreError> for AuthError {
     }
 }
 
+/// The Socket.IO room holding every socket of the user `id`.
+pub fn user_channel(id: crate::users::UserId) -> String {
+    format!("user:{id}")
+}
+
 /// Who is on the other end of a request or socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -79,7 +84,7 @@ impl Identity {
 
     /// The Socket.IO room holding every socket of this user.
     pub fn user_channel(&self) -> String {
-        format!("user:{}", self.user.id)
+        user_channel(self.user.id)
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::auth::AuthError;
 use crate::messages::{ClientIdError, MessageTextError, PageError};
 use crate::reactions::EmojiError;
-use crate::rooms::RoomNameError;
+use crate::rooms::{RoomNameError, TopicError};
 use crate::store::StoreError;
 use crate::users::{PasswordError, UsernameError};
 
@@ -57,6 +57,9 @@ pub enum Code {
     InvalidEmoji,
     TooManyReactions,
     ReplyNotFound,
+    // Rooms people belong to (issue #10).
+    RoomExists,
+    InvalidTopic,
 }
 
 impl Code {
@@ -66,14 +69,14 @@ impl Code {
         match self {
             InvalidPayload | InvalidJson | InvalidUsername | InvalidPassword | InvalidRoom
             | InvalidText | InvalidClientId | InvalidLimit | InvalidCursor | UnknownEvent
-            | InvalidEmoji => StatusCode::BAD_REQUEST,
+            | InvalidEmoji | InvalidTopic => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
             GuestsDisabled | Banned | Forbidden | ForbiddenOrigin | Muted | NotInRoom => {
                 StatusCode::FORBIDDEN
             }
-            NameTaken | TooManyReactions => StatusCode::CONFLICT,
+            NameTaken | TooManyReactions | RoomExists => StatusCode::CONFLICT,
             RoomNotFound | NotFound | MessageNotFound | UserNotFound | ReplyNotFound => {
                 StatusCode::NOT_FOUND
             }
@@ -172,6 +175,7 @@ invalid_input! {
     MessageTextError => InvalidText,
     ClientIdError => InvalidClientId,
     EmojiError => InvalidEmoji,
+    TopicError => InvalidTopic,
 }
 
 impl From<PageError> for Failure {
@@ -190,6 +194,7 @@ impl From<StoreError> for Failure {
             StoreError::NameTaken => Failure::new(Code::NameTaken, err.to_string()),
             StoreError::RoomNotFound => Failure::new(Code::RoomNotFound, err.to_string()),
             StoreError::ReplyNotFound => Failure::new(Code::ReplyNotFound, err.to_string()),
+            StoreError::RoomExists => Failure::new(Code::RoomExists, err.to_string()),
             StoreError::Database(_)
             | StoreError::Migrate(_)
             | StoreError::Writer(_)

@@ -267,6 +267,21 @@ fn field_value(name: &'static str) -> BoxedStrategy<Value> {
         ]
         .boxed(),
         "active" => any::<bool>().prop_map(Value::from).boxed(),
+        // Rooms people belong to (issue #10).
+        "kind" => prop::sample::select(vec!["public", "private", "direct", "Private", ""])
+            .prop_map(Value::from)
+            .boxed(),
+        "level" => prop::sample::select(vec!["all", "mentions", "none", "loud", "All"])
+            .prop_map(Value::from)
+            .boxed(),
+        "topic" => prop_oneof![
+            text().prop_map(Value::String),
+            long_text().prop_map(Value::String),
+        ]
+        .boxed(),
+        "user_ids" => prop::collection::vec(number(), 0..12)
+            .prop_map(Value::from)
+            .boxed(),
         _ => number().boxed(),
     };
     prop_oneof![
@@ -292,6 +307,10 @@ fn payload_object() -> impl Strategy<Value = Value> {
         "id",
         "user_id",
         "minutes",
+        "kind",
+        "topic",
+        "level",
+        "user_ids",
     ];
     let known: Vec<_> = fields
         .iter()
@@ -350,7 +369,29 @@ fn valid_username(raw: &str, limits: &Limits) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
+/// A direct room's name: `dm-` and 2 to 9 positive ids, in canonical
+/// decimal, strictly increasing.
+fn valid_direct_name(raw: &str) -> bool {
+    let Some(rest) = raw.strip_prefix("dm-") else {
+        return false;
+    };
+    let ids: Option<Vec<i64>> = rest
+        .split('-')
+        .map(|p| {
+            if p.is_empty() || p.starts_with('0') || !p.bytes().all(|b| b.is_ascii_digit()) {
+                None
+            } else {
+                p.parse().ok()
+            }
+        })
+        .collect();
+    ids.is_some_and(|ids| (2..=9).contains(&ids.len()) && ids.windows(2).all(|w| w[0] < w[1]))
+}
+
 fn valid_room(raw: &str, limits: &Limits) -> bool {
+    if valid_direct_name(raw) {
+        return true;
+    }
     let n = raw.chars().count();
     (1..=limits.max_room_chars).contains(&n)
         && raw
@@ -591,7 +632,59 @@ fn shape_ok(event: &str, data: &Value) -> bool {
                 && minutes.is_some_and(|m| m <= u64::from(u32::MAX))
         }
         "ban" => integer("user_id"),
+        "create" => {
+            string("room")
+                && matches!(
+                    data.get("kind").and_then(Value::as_str),
+                    Some("public" | "private")
+                )
+                && string_field(data, "topic", true).is_ok()
+        }
+        "invite" => string("room") && integer("user_id"),
+        "direct" => data
+            .get("user_ids")
+            .and_then(Value::as_array)
+            .is_some_and(|ids| ids.iter().all(|id| id.as_i64().is_some())),
+        "read" => string("room") && integer("id"),
+        "notify" => {
+            string("room")
+                && matches!(
+                    data.get("level").and_then(Value::as_str),
+                    Some("all" | "mentions" | "none")
+                )
+        }
         _ => true,
+    }
+}
+
+/// A topic: at most 200 characters once trimmed, none a control character.
+fn topic_check(data: &Value) -> Result<(), Code> {
+    let topic = data
+        .get("topic")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim();
+    if topic.chars().count() <= 200 && !topic.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(Code::InvalidTopic)
+    }
+}
+
+/// The direct room's ids: each positive, then 1 to 9 distinct ones.
+fn direct_check(data: &Value) -> Result<(), Code> {
+    let ids: Vec<i64> = data["user_ids"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    if ids.iter().any(|id| *id <= 0) {
+        return Err(Code::InvalidPayload);
+    }
+    let distinct: std::collections::BTreeSet<i64> = ids.into_iter().collect();
+    if (1..=9).contains(&distinct.len()) {
+        Ok(())
+    } else {
+        Err(Code::InvalidPayload)
     }
 }
 
@@ -693,6 +786,20 @@ fn failing_checks(event: &str, data: &Value, limits: &Limits) -> Vec<Code> {
             );
         }
         "ban" => checks.push(positive_id(data, "user_id")),
+        "create" => {
+            checks.push(room_field(data, limits));
+            checks.push(topic_check(data));
+        }
+        "invite" => {
+            checks.push(room_field(data, limits));
+            checks.push(positive_id(data, "user_id"));
+        }
+        "direct" => checks.push(direct_check(data)),
+        "read" => {
+            checks.push(room_field(data, limits));
+            checks.push(positive_id(data, "id"));
+        }
+        "notify" => checks.push(room_field(data, limits)),
         other => panic!("the oracle does not know the event {other:?}: add it"),
     }
     checks.into_iter().filter_map(Result::err).collect()
@@ -795,6 +902,38 @@ fn check_accepted(cmd: &Command, event: &str, data: &Value, limits: &Limits) -> 
             prop_assert_eq!(Some(*id), data["id"].as_i64());
             prop_assert_eq!(Some(emoji.as_str()), data["emoji"].as_str());
             prop_assert_eq!(Some(*on), data["on"].as_bool());
+        }
+        Command::Create { room, kind, topic } => {
+            prop_assert_eq!(event, "create");
+            room_of(room)?;
+            prop_assert_eq!(Some(kind.as_str()), data["kind"].as_str());
+            let raw = data["topic"].as_str().unwrap_or("");
+            prop_assert_eq!(topic.as_str(), raw.trim());
+        }
+        Command::Invite { room, user } => {
+            prop_assert_eq!(event, "invite");
+            room_of(room)?;
+            prop_assert_eq!(Some(*user), data["user_id"].as_i64());
+        }
+        Command::Direct { users } => {
+            prop_assert_eq!(event, "direct");
+            let mut expected: Vec<i64> = data["user_ids"]
+                .as_array()
+                .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+                .unwrap_or_default();
+            expected.sort_unstable();
+            expected.dedup();
+            prop_assert_eq!(users, &expected);
+        }
+        Command::Read { room, id } => {
+            prop_assert_eq!(event, "read");
+            room_of(room)?;
+            prop_assert_eq!(Some(*id), data["id"].as_i64());
+        }
+        Command::Notify { room, level } => {
+            prop_assert_eq!(event, "notify");
+            room_of(room)?;
+            prop_assert_eq!(Some(level.as_str()), data["level"].as_str());
         }
     }
     Ok(())

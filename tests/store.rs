@@ -9,9 +9,12 @@ use banter::limits::Limits;
 use banter::mentions::Mentions;
 use banter::messages::{ClientId, Cursor, Message, MessageText, Page};
 use banter::reactions::Emoji;
-use banter::rooms::{RoomName, RoomPage, RoomSearch};
+use banter::rooms::{
+    COUNT_CAP, MyRoom, NotifyLevel, Room, RoomKind, RoomName, RoomPage, RoomSearch,
+};
 use banter::store::{
-    Backend, Edit, Inserted, NewMessage, NewReaction, Outcome, Reacted, Step, Store, StoreError,
+    Backend, Edit, Inserted, Marked, NewMessage, NewReaction, Outcome, Reacted, Step, Store,
+    StoreError,
 };
 use banter::users::{User, Username};
 use std::sync::Arc;
@@ -1011,4 +1014,391 @@ async fn a_reaction_lists_the_first_hundred_users_and_counts_them_all(db: TestDb
     let shown = store.find_message(m.id).await.unwrap().unwrap();
     assert_eq!(shown.reactions[0].count, 105);
     assert_eq!(shown.reactions[0].user_ids, users[..100].to_vec());
+}
+
+// --- Memberships and read state (issue #10, rooms).
+
+on_every_backend![
+    a_created_room_has_its_kind_and_its_creator_as_a_member,
+    creating_a_taken_name_is_refused_and_changes_nothing,
+    only_public_rooms_are_listed,
+    memberships_are_added_once_and_removed,
+    my_rooms_lists_a_users_rooms_by_name_with_read_state,
+    the_read_marker_moves_forward_only_and_never_past_the_latest_message,
+    unread_skips_own_and_deleted_messages_and_mentions_count_the_user_or_the_room,
+    counts_stop_at_the_cap,
+    the_notification_level_defaults_by_kind_and_is_stored,
+    a_direct_room_is_made_once_for_the_same_people,
+    a_removed_guest_leaves_their_rooms,
+];
+
+fn private(name: &str, topic: &str) -> Room {
+    Room {
+        name: name.to_owned(),
+        topic: topic.to_owned(),
+        kind: RoomKind::Private,
+        members: None,
+    }
+}
+
+/// A fresh store with two accounts, `alice` and `bob`.
+async fn with_alice_and_bob(db: &TestDb) -> (Arc<dyn Store>, User, User) {
+    let (store, alice) = with_alice(db).await;
+    let bob = store
+        .create_account(&name("bob"), "hash", 0)
+        .await
+        .unwrap()
+        .user;
+    (store, alice, bob)
+}
+
+async fn a_created_room_has_its_kind_and_its_creator_as_a_member(db: TestDb) {
+    let (store, alice, bob) = with_alice_and_bob(&db).await;
+    store
+        .create_room(&private("team", "plans"), alice.id, 5)
+        .await
+        .unwrap();
+    let found = store.find_room(&room("team")).await.unwrap();
+    assert_eq!(
+        (found.kind, found.topic.as_str()),
+        (RoomKind::Private, "plans")
+    );
+    assert!(store.is_member(&room("team"), alice.id).await.unwrap());
+    assert!(!store.is_member(&room("team"), bob.id).await.unwrap());
+    assert_eq!(
+        store.find_room(&room("general")).await.unwrap().kind,
+        RoomKind::Public
+    );
+}
+
+async fn creating_a_taken_name_is_refused_and_changes_nothing(db: TestDb) {
+    let (store, alice, bob) = with_alice_and_bob(&db).await;
+    store
+        .create_room(&private("team", "a"), alice.id, 0)
+        .await
+        .unwrap();
+    let again = store.create_room(&private("team", "b"), bob.id, 0).await;
+    assert!(matches!(again, Err(StoreError::RoomExists)), "{again:?}");
+    let general = store.create_room(&private("general", ""), bob.id, 0).await;
+    assert!(matches!(general, Err(StoreError::RoomExists)));
+    assert!(!store.is_member(&room("team"), bob.id).await.unwrap());
+    assert_eq!(store.find_room(&room("team")).await.unwrap().topic, "a");
+}
+
+async fn only_public_rooms_are_listed(db: TestDb) {
+    let (store, alice, bob) = with_alice_and_bob(&db).await;
+    store
+        .create_room(&private("secret", ""), alice.id, 0)
+        .await
+        .unwrap();
+    let open = Room {
+        kind: RoomKind::Public,
+        ..private("open", "")
+    };
+    store.create_room(&open, alice.id, 0).await.unwrap();
+    let dm = RoomName::direct(&[alice.id, bob.id]);
+    store
+        .direct_room(&dm, &[alice.id, bob.id], alice.id, 0)
+        .await
+        .unwrap();
+    let names: Vec<_> = store
+        .list_rooms(&all_rooms())
+        .await
+        .unwrap()
+        .rooms
+        .into_iter()
+        .map(|r| (r.name, r.kind))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("general".to_owned(), RoomKind::Public),
+            ("open".to_owned(), RoomKind::Public)
+        ]
+    );
+}
+
+async fn memberships_are_added_once_and_removed(db: TestDb) {
+    let (store, alice) = with_alice(&db).await;
+    let general = room("general");
+    assert!(store.add_member(&general, alice.id, 0).await.unwrap());
+    assert!(!store.add_member(&general, alice.id, 0).await.unwrap());
+    assert!(store.is_member(&general, alice.id).await.unwrap());
+    assert!(store.remove_member(&general, alice.id).await.unwrap());
+    assert!(!store.remove_member(&general, alice.id).await.unwrap());
+    assert!(!store.is_member(&general, alice.id).await.unwrap());
+    // No such room: nothing to join, nothing made.
+    assert!(
+        !store
+            .add_member(&room("nowhere"), alice.id, 0)
+            .await
+            .unwrap()
+    );
+    assert!(store.find_room(&room("nowhere")).await.is_err());
+}
+
+async fn my_rooms_lists_a_users_rooms_by_name_with_read_state(db: TestDb) {
+    let (store, alice, bob) = with_alice_and_bob(&db).await;
+    store
+        .create_room(&private("zeta", "z"), alice.id, 0)
+        .await
+        .unwrap();
+    store
+        .add_member(&room("general"), alice.id, 0)
+        .await
+        .unwrap();
+    store
+        .create_room(&private("bobs", ""), bob.id, 0)
+        .await
+        .unwrap();
+    say(&store, &bob, &room("general"), "hi", None).await;
+    let mine = store.my_rooms(alice.id).await.unwrap();
+    let shown: Vec<_> = mine
+        .iter()
+        .map(|r| (r.name.as_str(), r.kind, r.read.unread))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("general", RoomKind::Public, 1),
+            ("zeta", RoomKind::Private, 0)
+        ]
+    );
+    let one = store
+        .my_room(&room("zeta"), alice.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((one.topic.as_str(), one.read.last_read), ("z", 0));
+    assert!(
+        store
+            .my_room(&room("bobs"), alice.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn the_read_marker_moves_forward_only_and_never_past_the_latest_message(db: TestDb) {
+    let (store, alice, bob) = with_alice_and_bob(&db).await;
+    let general = room("general");
+    store.add_member(&general, alice.id, 0).await.unwrap();
+    let ids: Vec<i64> = [
+        say(&store, &bob, &general, "one", None).await,
+        say(&store, &bob, &general, "two", None).await,
+        say(&store, &bob, &general, "three", None).await,
+    ]
+    .iter()
+    .map(id)
+    .collect();
+    let read = |id| store.mark_read(&general, alice.id, id);
+    assert_eq!(read(ids[1]).await.unwrap(), Marked::Moved(ids[1]));
+    assert_eq!(read(ids[0]).await.unwrap(), Marked::Unchanged(ids[1]));
+    assert_eq!(read(ids[1]).await.unwrap(), Marked::Unchanged(ids[1]));
+    let state = store
+        .my_room(&general, alice.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .read;
+    assert_eq!((state.last_read, state.unread), (ids[1], 1));
+    // A marker past the room's latest message stops at it: later messages
+    // are unread.
+    assert_eq!(read(ids[2] + 1000).await.unwrap(), Marked::Moved(ids[2]));
+    say(&store, &bob, &general, "four", None).await;
+    let state = store
+        .my_room(&general, alice.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .read;
+    assert_eq!((state.last_read, state.unread), (ids[2], 1));
+    // Not a member: nothing moves.
+    assert_eq!(
+        store.mark_read(&general, bob.id, ids[2]).await.unwrap(),
+        Marked::NotMember
+    );
+}
+
+/// Marks a message as naming `users` (and the room), as the messages
+/// feature stores mentions.
+async fn mention(store: &Arc<dyn Store>, message: i64, users: &[i64], room: bool) {
+    let (pool, _) = store.sweeps();
+    for user in users {
+        pool.execute(
+            &["INSERT INTO message_mentions (message_id, user_id) VALUES ($1, $2)"],
+            &[message, *user],
+        )
+        .await
+        .unwrap();
+    }
+    if room {
+        pool.execute(
+            &["UPDATE messages SET mentions_room = (1 = 1) WHERE id = $1"],
+            &[message],
+        )
+        .await
+        .unwrap();
+    }
+}
+
+async fn unread_skips_own_and_deleted_messages_and_mentions_count_the_user_or_the_room(db: TestDb) {
+    let (store, alice, bob) = with_alice_and_bob(&db).await;
+    let general = room("general");
+    store.add_member(&general, alice.id, 0).await.unwrap();
+    let first = id(&say(&store, &bob, &general, "before", None).await);
+    store.mark_read(&general, alice.id, first).await.unwrap();
+    let named = id(&say(&store, &bob, &general, "@alice", None).await);
+    mention(&store, named, &[alice.id], false).await;
+    let everyone = id(&say(&store, &bob, &general, "@room", None).await);
+    mention(&store, everyone, &[], true).await;
+    let other = id(&say(&store, &bob, &general, "@bob", None).await);
+    mention(&store, other, &[bob.id], false).await;
+    let own = id(&say(&store, &alice, &general, "@alice mine", None).await);
+    mention(&store, own, &[alice.id], false).await;
+    let gone = id(&say(&store, &bob, &general, "@alice gone", None).await);
+    mention(&store, gone, &[alice.id], false).await;
+    store.delete_message(gone, 1).await.unwrap();
+    let state = store
+        .my_room(&general, alice.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .read;
+    assert_eq!((state.unread, state.mentions), (3, 2), "{state:?}");
+    store.mark_read(&general, alice.id, everyone).await.unwrap();
+    let state = store
+        .my_room(&general, alice.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .read;
+    assert_eq!((state.unread, state.mentions), (1, 0));
+}
+
+async fn counts_stop_at_the_cap(db: TestDb) {
+    let (store, alice, bob) = with_alice_and_bob(&db).await;
+    let general = room("general");
+    store.add_member(&general, alice.id, 0).await.unwrap();
+    let steps: Vec<Step> = (0..COUNT_CAP + 5)
+        .map(|i| Step::Send(message(&bob, &general, &format!("m{i}"), None)))
+        .collect();
+    store.append(steps).await.unwrap();
+    let state = store
+        .my_room(&general, alice.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .read;
+    assert_eq!(state.unread, COUNT_CAP);
+}
+
+async fn the_notification_level_defaults_by_kind_and_is_stored(db: TestDb) {
+    let (store, alice, bob) = with_alice_and_bob(&db).await;
+    store
+        .add_member(&room("general"), alice.id, 0)
+        .await
+        .unwrap();
+    let dm = RoomName::direct(&[alice.id, bob.id]);
+    store
+        .direct_room(&dm, &[alice.id, bob.id], alice.id, 0)
+        .await
+        .unwrap();
+    let levels =
+        |rooms: Vec<MyRoom>| -> Vec<NotifyLevel> { rooms.iter().map(|r| r.notify).collect() };
+    assert_eq!(
+        levels(store.my_rooms(alice.id).await.unwrap()),
+        [NotifyLevel::All, NotifyLevel::Mentions]
+    );
+    assert!(
+        store
+            .set_notify(&dm, alice.id, NotifyLevel::None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_notify(&room("general"), alice.id, NotifyLevel::All)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        levels(store.my_rooms(alice.id).await.unwrap()),
+        [NotifyLevel::None, NotifyLevel::All]
+    );
+    let carol = store
+        .create_account(&name("carol"), "h", 0)
+        .await
+        .unwrap()
+        .user;
+    assert!(
+        !store
+            .set_notify(&dm, carol.id, NotifyLevel::All)
+            .await
+            .unwrap()
+    );
+}
+
+async fn a_direct_room_is_made_once_for_the_same_people(db: TestDb) {
+    let (store, alice, bob) = with_alice_and_bob(&db).await;
+    let dm = RoomName::direct(&[bob.id, alice.id]);
+    assert!(
+        store
+            .direct_room(&dm, &[alice.id, bob.id], alice.id, 0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .direct_room(&dm, &[bob.id, alice.id], bob.id, 0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.find_room(&dm).await.unwrap().kind, RoomKind::Direct);
+    assert!(store.is_member(&dm, alice.id).await.unwrap());
+    assert!(store.is_member(&dm, bob.id).await.unwrap());
+    // Whoever left is a member again when they open it; the others who
+    // left stay out until they do.
+    store.remove_member(&dm, alice.id).await.unwrap();
+    store.remove_member(&dm, bob.id).await.unwrap();
+    assert!(
+        !store
+            .direct_room(&dm, &[alice.id, bob.id], bob.id, 0)
+            .await
+            .unwrap()
+    );
+    assert!(store.is_member(&dm, bob.id).await.unwrap());
+    assert!(!store.is_member(&dm, alice.id).await.unwrap());
+    // A room of another kind under a direct name is never taken over.
+    let carol = store
+        .create_account(&name("carol"), "h", 0)
+        .await
+        .unwrap()
+        .user;
+    let squatted = RoomName::direct(&[alice.id, carol.id]);
+    store.ensure_room(&squatted, 0).await.unwrap();
+    let taken = store
+        .direct_room(&squatted, &[alice.id, carol.id], alice.id, 0)
+        .await;
+    assert!(matches!(taken, Err(StoreError::RoomExists)), "{taken:?}");
+}
+
+async fn a_removed_guest_leaves_their_rooms(db: TestDb) {
+    let store = db.open().await;
+    let guest = store.create_guest(&name("passer"), 0).await.unwrap();
+    let writer = store.create_guest(&name("writer"), 0).await.unwrap();
+    for user in [&guest, &writer] {
+        store
+            .add_member(&room("general"), user.id, 0)
+            .await
+            .unwrap();
+    }
+    say(&store, &writer, &room("general"), "kept as a name", None).await;
+    let later = 10 * 24 * 3600 * 1000;
+    store
+        .sweep_guests(later, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(store.my_rooms(guest.id).await.unwrap().is_empty());
+    assert!(store.my_rooms(writer.id).await.unwrap().is_empty());
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::messages::{Message, MessageId};
-use crate::users::User;
+use crate::users::{User, UserId};
 
 /// A node's id on the bus: random, new at every start.
 pub type NodeId = u64;
@@ -58,6 +58,22 @@ pub enum Out<'a> {
     Resync { node: NodeId },
     /// The node is shutting down: its users are gone from presence.
     Goodbye { node: NodeId },
+    // --- Rooms people belong to (issue #10).
+    /// An event for every connection of one user (`invited`, `read`,
+    /// `room_left`).
+    User {
+        node: NodeId,
+        user: UserId,
+        event: &'a str,
+        data: &'a Value,
+    },
+    /// The user's membership of the room ended: every node takes the
+    /// user's connections out of it.
+    Evict {
+        node: NodeId,
+        room: &'a str,
+        user: &'a User,
+    },
 }
 
 /// A frame read from the bus.
@@ -107,6 +123,17 @@ pub enum Frame {
     Goodbye {
         node: NodeId,
     },
+    User {
+        node: NodeId,
+        user: UserId,
+        event: String,
+        data: Value,
+    },
+    Evict {
+        node: NodeId,
+        room: String,
+        user: User,
+    },
 }
 
 impl Frame {
@@ -121,7 +148,9 @@ impl Frame {
             | Frame::Hello { node }
             | Frame::SyncRequest { node, .. }
             | Frame::Resync { node }
-            | Frame::Goodbye { node } => *node,
+            | Frame::Goodbye { node }
+            | Frame::User { node, .. }
+            | Frame::Evict { node, .. } => *node,
         }
     }
 }

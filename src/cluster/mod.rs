@@ -38,6 +38,7 @@ pub use frame::{Inbound, NodeId, Out};
 
 use crate::messages::{Message, MessageId};
 use crate::rooms::RoomName;
+use crate::users::{User, UserId};
 
 /// Frames waiting for the publisher; past this a frame is dropped and the
 /// node resyncs.
@@ -195,6 +196,32 @@ impl Bus {
             event,
             data: &data,
             except,
+        });
+    }
+
+    /// Publishes an event for the other nodes' connections of `user`.
+    pub fn publish_user_event<T: Serialize + ?Sized>(&self, user: UserId, event: &str, data: &T) {
+        let data = match serde_json::to_value(data) {
+            Ok(data) => data,
+            Err(err) => {
+                tracing::error!(%err, event, "cannot encode a user event for the bus");
+                return;
+            }
+        };
+        self.publish(&Out::User {
+            node: self.inner.node,
+            user,
+            event,
+            data: &data,
+        });
+    }
+
+    /// Tells the other nodes to take `user`'s connections out of `room`.
+    pub fn publish_evict(&self, room: &RoomName, user: &User) {
+        self.publish(&Out::Evict {
+            node: self.inner.node,
+            room: room.as_str(),
+            user,
         });
     }
 

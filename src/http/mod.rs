@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/guest", post(auth::guest))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(auth::me))
+        .route("/me/rooms", get(rooms::mine))
         .route("/session", get(auth::session))
         .route("/rooms", get(rooms::list))
         .route("/rooms/{room}/messages", get(rooms::messages))

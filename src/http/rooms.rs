@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::auth::{AuthError, token_from_headers};
 use crate::error::{Code, Failure};
 use crate::messages::{Page, PageError};
-use crate::rooms::{RoomName, RoomSearch, RoomSummary};
+use crate::rooms::{MyRoom, RoomKind, RoomName, RoomSearch, RoomSummary};
 
 /// `GET /api/rooms?q=&after=&limit=`: a page of rooms by name, each with
 /// its number of online members, and the cursor of the next page. Open to
@@ -51,15 +51,17 @@ pub async fn list(
 }
 
 /// `GET /api/rooms/{room}/messages?before=&after=&limit=`: a page of
-/// history, oldest first.
+/// history, oldest first. A room that is not public is 404
+/// `room_not_found` to a non-member, as a room that does not exist.
 pub async fn messages(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    auth: Authenticated,
     Path(room): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, Failure> {
     let room = RoomName::parse(&room, &state.core.limits)?;
     let page = page_from_query(&query)?;
+    crate::realtime::visible_room(&state.core, &room, auth.identity.user.id).await?;
     let messages = state.core.store.messages(&room, page).await?;
     Ok(Json(json!({ "messages": messages })))
 }
@@ -75,4 +77,19 @@ fn page_from_query(query: &HashMap<String, String>) -> Result<Page, Failure> {
     let after = number("after", PageError::Cursor)?;
     let limit = number("limit", PageError::Limit)?;
     Ok(Page::parse(before, after, limit)?)
+}
+
+/// `GET /api/me/rooms`: the caller's rooms by name, with kind, read state
+/// and notification level (direct rooms with their people).
+pub async fn mine(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Vec<MyRoom>>, Failure> {
+    let core = &state.core;
+    let mut rooms = core.store.my_rooms(auth.identity.user.id).await?;
+    for room in rooms.iter_mut().filter(|r| r.kind == RoomKind::Direct) {
+        let described = crate::realtime::described(core, room.as_room()).await?;
+        room.members = described.members;
+    }
+    Ok(Json(rooms))
 }

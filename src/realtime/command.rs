@@ -11,14 +11,14 @@ use crate::limits::{Limits, MEMBERS_PAGE};
 use crate::mentions::Mentions;
 use crate::messages::{ClientId, MessageId, MessageText, Page, PageError};
 use crate::reactions::Emoji;
-use crate::rooms::RoomName;
+use crate::rooms::{DIRECT_MAX_OTHERS, NotifyLevel, RoomKind, RoomName, Topic};
 use crate::users::{UserId, Username};
 
 /// The events a client may send; anything else is answered `unknown_event`.
-pub const EVENTS: [&str; 11] = [
+pub const EVENTS: [&str; 16] = [
     "join", "leave", "send", "typing", "history", "members", "delete", "mute", "ban",
-    // Message features (issue #10).
-    "edit", "react",
+    // Message features, and rooms people belong to (issue #10).
+    "edit", "react", "create", "invite", "direct", "read", "notify",
 ];
 
 /// Longest mute: a week, in minutes.
@@ -79,13 +79,42 @@ pub enum Command {
         emoji: Emoji,
         on: bool,
     },
+    // --- Rooms people belong to (issue #10).
+    /// A new public or private room, its creator a member.
+    Create {
+        room: RoomName,
+        kind: RoomKind,
+        topic: Topic,
+    },
+    Invite {
+        room: RoomName,
+        user: UserId,
+    },
+    /// The direct room of these people and the caller: distinct positive
+    /// ids, 1 to `DIRECT_MAX_OTHERS + 1` of them (one may be the caller's).
+    Direct {
+        users: Vec<UserId>,
+    },
+    Read {
+        room: RoomName,
+        id: MessageId,
+    },
+    Notify {
+        room: RoomName,
+        level: NotifyLevel,
+    },
 }
 
 impl Command {
     /// Whether the event only reads (and so counts against the read rate,
-    /// not the rates of the actions that change something).
+    /// not the rates of the actions that change something). A member's own
+    /// bookkeeping, `read` and `notify`, counts there too: it touches only
+    /// their own row.
     pub fn is_read(&self) -> bool {
-        matches!(self, Self::History { .. } | Self::Members { .. })
+        matches!(
+            self,
+            Self::History { .. } | Self::Members { .. } | Self::Read { .. } | Self::Notify { .. }
+        )
     }
 }
 
@@ -112,6 +141,44 @@ struct MutePayload {
 #[derive(Deserialize)]
 struct BanPayload {
     user_id: UserId,
+}
+
+#[derive(Deserialize)]
+struct CreatePayload {
+    room: String,
+    kind: CreateKind,
+    topic: Option<String>,
+}
+
+/// The kinds `create` makes: a direct room only comes from `direct`.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum CreateKind {
+    Public,
+    Private,
+}
+
+#[derive(Deserialize)]
+struct InvitePayload {
+    room: String,
+    user_id: UserId,
+}
+
+#[derive(Deserialize)]
+struct DirectPayload {
+    user_ids: Vec<UserId>,
+}
+
+#[derive(Deserialize)]
+struct ReadPayload {
+    room: String,
+    id: MessageId,
+}
+
+#[derive(Deserialize)]
+struct NotifyPayload {
+    room: String,
+    level: NotifyLevel,
 }
 
 #[derive(Deserialize)]
@@ -259,10 +326,70 @@ impl Command {
                     on: p.on,
                 })
             }
+            "create" | "invite" | "direct" | "read" | "notify" => {
+                Self::parse_membership(event, data, limits)
+            }
             _ => Err(Failure::new(
                 Code::UnknownEvent,
                 format!("unknown event {event:?}"),
             )),
+        }
+    }
+}
+
+impl Command {
+    /// The events of rooms people belong to (issue #10).
+    fn parse_membership(event: &str, data: Value, limits: &Limits) -> Result<Self, Failure> {
+        let room = |raw: &str| RoomName::parse(raw, limits).map_err(Failure::from);
+        match event {
+            "create" => {
+                let p: CreatePayload = payload(data)?;
+                let room = room(&p.room)?;
+                let kind = match p.kind {
+                    CreateKind::Public => RoomKind::Public,
+                    CreateKind::Private => RoomKind::Private,
+                };
+                let topic = Topic::parse(p.topic.as_deref().unwrap_or(""))?;
+                Ok(Self::Create { room, kind, topic })
+            }
+            "invite" => {
+                let p: InvitePayload = payload(data)?;
+                Ok(Self::Invite {
+                    room: room(&p.room)?,
+                    user: positive(p.user_id)?,
+                })
+            }
+            "direct" => {
+                let p: DirectPayload = payload(data)?;
+                let mut users = p
+                    .user_ids
+                    .into_iter()
+                    .map(positive)
+                    .collect::<Result<Vec<_>, _>>()?;
+                users.sort_unstable();
+                users.dedup();
+                if users.is_empty() || users.len() > DIRECT_MAX_OTHERS + 1 {
+                    return Err(Failure::new(
+                        Code::InvalidPayload,
+                        format!("user_ids must name 1 to {DIRECT_MAX_OTHERS} other people"),
+                    ));
+                }
+                Ok(Self::Direct { users })
+            }
+            "read" => {
+                let p: ReadPayload = payload(data)?;
+                Ok(Self::Read {
+                    room: room(&p.room)?,
+                    id: positive(p.id)?,
+                })
+            }
+            _ => {
+                let p: NotifyPayload = payload(data)?;
+                Ok(Self::Notify {
+                    room: room(&p.room)?,
+                    level: p.level,
+                })
+            }
         }
     }
 }
@@ -496,6 +623,51 @@ mod tests {
         ));
         assert_eq!(send(json!(-1)), Err(Code::InvalidPayload));
         assert_eq!(send(json!("9")), Err(Code::InvalidPayload));
+    }
+
+    #[test]
+    fn membership_commands_parse_their_fields() {
+        assert_eq!(
+            parse(
+                "create",
+                json!({ "room": "team", "kind": "private", "topic": " t " })
+            ),
+            Ok(Command::Create {
+                room: RoomName::parse("team", &Limits::default()).unwrap(),
+                kind: RoomKind::Private,
+                topic: Topic::parse("t").unwrap(),
+            })
+        );
+        assert_eq!(
+            parse("create", json!({ "room": "team", "kind": "direct" })),
+            Err(Code::InvalidPayload)
+        );
+        assert_eq!(
+            parse(
+                "create",
+                json!({ "room": "team", "kind": "public", "topic": "a\u{7}" })
+            ),
+            Err(Code::InvalidTopic)
+        );
+        assert_eq!(
+            parse("direct", json!({ "user_ids": [3, 2, 3] })),
+            Ok(Command::Direct { users: vec![2, 3] })
+        );
+        for bad in [json!([]), json!([0]), json!((1..=10).collect::<Vec<i64>>())] {
+            assert_eq!(
+                parse("direct", json!({ "user_ids": bad })),
+                Err(Code::InvalidPayload)
+            );
+        }
+        assert_eq!(
+            parse("read", json!({ "room": "a", "id": 0 })),
+            Err(Code::InvalidPayload)
+        );
+        assert_eq!(
+            parse("notify", json!({ "room": "a", "level": "loud" })),
+            Err(Code::InvalidPayload)
+        );
+        assert!(parse("notify", json!({ "room": "a", "level": "none" })).is_ok());
     }
 
     #[test]

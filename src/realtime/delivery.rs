@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SocketIo, SocketRef};
 use crate::rooms::RoomName;
+use crate::users::UserId;
 
 /// Connections being disconnected for falling behind, shared by every
 /// namespace's adapter and the task that disconnects them.
@@ -178,6 +179,45 @@ pub async fn to_room<T: Serialize + ?Sized>(
     if let Err(err) = to.emit(event, data).await {
         tracing::error!(%err, event, "cannot broadcast an event");
     }
+}
+
+/// Emits `event` to every local connection of `user` but `except`.
+pub async fn to_user<T: Serialize + ?Sized>(
+    io: &SocketIo,
+    user: UserId,
+    except: Option<&SocketRef>,
+    event: &str,
+    data: &T,
+) {
+    let channel = crate::auth::user_channel(user);
+    let sent = match except {
+        Some(socket) => socket.broadcast().to(channel).emit(event, data).await,
+        None => {
+            let Some(ns) = io.of("/") else {
+                return;
+            };
+            ns.to(channel).emit(event, data).await
+        }
+    };
+    if let Err(err) = sent {
+        tracing::error!(%err, event, "cannot send an event to a user");
+    }
+}
+
+/// Takes every local connection of `user` out of `room`'s channel; the
+/// connections' ids (as presence knows them), so presence can follow.
+pub fn leave_room(io: &SocketIo, user: UserId, room: &RoomName) -> Vec<String> {
+    let Some(ns) = io.of("/") else {
+        return Vec::new();
+    };
+    let sockets = ns.to(crate::auth::user_channel(user)).sockets();
+    sockets
+        .into_iter()
+        .map(|socket| {
+            socket.leave(room.channel());
+            socket.id.to_string()
+        })
+        .collect()
 }
 
 /// Whether a failed send means the connection's queue is full.

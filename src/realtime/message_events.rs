@@ -62,8 +62,10 @@ pub async fn on_send(
     }
 }
 
-/// A page of a room's history, oldest first.
+/// A page of a room's history, oldest first. A room that is not public is
+/// `room_not_found` to a non-member.
 pub async fn on_history(conn: &Connection, room: RoomName, page: Page) -> Result<Value, Failure> {
+    super::visible_room(&conn.core, &room, conn.identity.user.id).await?;
     let messages = conn.core.store.messages(&room, page).await?;
     Ok(json!({ "ok": true, "messages": messages }))
 }

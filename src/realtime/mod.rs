@@ -7,8 +7,9 @@
 //!   stored out of order; the inbox keeps them in arrival order;
 //! - `command`: client events parsed into typed commands;
 //! - `room_events` (join, leave, typing), `message_events` (send, history),
-//!   `moderation_events` (delete, mute, ban), `edit_events` (edit, react):
-//!   the handlers;
+//!   `moderation_events` (delete, mute, ban), `edit_events` (edit, react),
+//!   `membership_events` (create, invite, direct, read, notify; the end of
+//!   a membership): the handlers;
 //! - `sequencer`: the ordered path of messages to the database: group
 //!   commit;
 //! - `relay`: delivery of every room's messages in id order, exactly once,
@@ -26,6 +27,7 @@ mod connections;
 mod delivery;
 mod edit_events;
 mod inbox;
+mod membership_events;
 mod message_events;
 mod moderation_events;
 mod nodes;
@@ -41,6 +43,7 @@ use serde_json::Value;
 
 use crate::app::Core;
 use crate::auth::Identity;
+use crate::error::Failure;
 use crate::ratelimit::Key;
 use crate::rooms::RoomName;
 use presence_events::Change;
@@ -50,6 +53,7 @@ pub use connect::{ConnectError, socket_io};
 pub use connections::{ConnectionCounts, Counter, Place, count_sessions};
 pub use delivery::Laggards;
 pub use inbox::Slot;
+pub use membership_events::{described, visible_room};
 pub use moderation_events::watch_revocations;
 pub use presence_events::PresenceEvents;
 pub use sequencer::{Queue, Sequencer};
@@ -126,6 +130,7 @@ impl Connection {
             Ok(Command::React { id, emoji, on }) => {
                 edit_events::on_react(self, id, emoji, on).await
             }
+            Ok(command) => self.handle_membership(&socket, command).await,
             Err(failure) => Err(failure),
         };
         let reply = result.unwrap_or_else(|failure| failure.to_ack());
@@ -138,6 +143,28 @@ impl Connection {
             } else {
                 tracing::debug!(sid = %self.sid, %err, "cannot acknowledge an event");
             }
+        }
+    }
+
+    /// The events of rooms people belong to (issue #10).
+    async fn handle_membership(
+        &self,
+        socket: &SocketRef,
+        command: Command,
+    ) -> Result<Value, Failure> {
+        use membership_events as m;
+        match command {
+            Command::Create { room, kind, topic } => {
+                m::on_create(self, socket, room, kind, topic).await
+            }
+            Command::Invite { room, user } => m::on_invite(self, room, user).await,
+            Command::Direct { users } => m::on_direct(self, socket, users).await,
+            Command::Read { room, id } => m::on_read(self, socket, room, id).await,
+            Command::Notify { room, level } => m::on_notify(self, room, level).await,
+            _ => Err(Failure::new(
+                crate::error::Code::UnknownEvent,
+                "unknown event",
+            )),
         }
     }
 

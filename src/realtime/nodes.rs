@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::presence_events::{self, PresenceEvents};
 use super::relay::Input;
-use super::{SocketIo, delivery};
+use super::{SocketIo, delivery, membership_events};
 use crate::cluster::frame::Frame;
 use crate::cluster::{Bus, Inbound, NodeId, Out};
 use crate::limits::Limits;
@@ -247,6 +247,15 @@ impl State {
             Frame::Goodbye { .. } => {
                 tracing::info!(node = %format!("{node:016x}"), "a node left the bus");
                 self.forget(node).await;
+            }
+            Frame::User {
+                user, event, data, ..
+            } => delivery::to_user(&self.nodes.io, user, None, &event, &data).await,
+            Frame::Evict { room, user, .. } => {
+                let Some(room) = self.room(&room) else { return };
+                let (io, presence) = (&self.nodes.io, &*self.nodes.presence);
+                membership_events::evict_local(io, presence, &self.nodes.events, &room, &user)
+                    .await;
             }
         }
     }

@@ -47,7 +47,7 @@ use crate::cluster::Bus;
 use crate::error::Failure;
 use crate::limits::HISTORY_DEFAULT;
 use crate::messages::{Cursor, Message, MessageId, Page};
-use crate::rooms::{Room, RoomName};
+use crate::rooms::{ReadState, Room, RoomName};
 use crate::store::{Applied, Inserted, Outcome, Store, StoreError};
 use crate::users::User;
 use socketioxide::extract::AckSender;
@@ -92,6 +92,8 @@ pub struct JoinReply {
     /// The first page of members, and how many there are.
     pub members: Vec<User>,
     pub member_count: usize,
+    /// The caller's read state in the room.
+    pub read: ReadState,
     /// The arrival to announce after the ack, and the channel of the
     /// user's own connections, which are not told.
     pub announce: Option<(User, String)>,
@@ -209,6 +211,8 @@ struct JoinAck<'a> {
     members: &'a [User],
     member_count: usize,
     messages: &'a [Message],
+    #[serde(flatten)]
+    read: ReadState,
 }
 
 impl Relay {
@@ -786,6 +790,7 @@ async fn answer(out: &Out, join: Join, messages: &[Message]) {
         members: &reply.members,
         member_count: reply.member_count,
         messages,
+        read: reply.read,
     };
     if let Err(err) = reply.ack.send(&ack)
         && delivery::is_full(&err)

@@ -4,21 +4,23 @@ use serde_json::{Value, json};
 use socketioxide::extract::AckSender;
 
 use super::relay::JoinReply;
-use super::{Adapter, Connection, SocketRef};
-use crate::app::Core;
+use super::{Adapter, Connection, SocketRef, membership_events};
 use crate::clock::now_ms;
 use crate::error::{Code, Failure};
 use crate::limits::MEMBERS_PAGE;
 use crate::presence::Change;
 use crate::ratelimit::Key;
-use crate::rooms::RoomName;
+use crate::rooms::{Room, RoomName};
 use crate::store::StoreError;
 use crate::users::Username;
 
-/// Joins a room (creating it on first use) and answers with its members and
-/// latest messages. The ack is sent by the relay at the room's delivered
-/// position: every message delivered here before is in it, every message
-/// delivered after arrives as an event after it.
+/// Joins a room (creating a public one on first use) and answers with its
+/// members, latest messages and the caller's read state. Joining a public
+/// room makes the caller a lasting member; a private or direct room needs
+/// the membership already (`room_not_found` otherwise, as for no room). The
+/// ack is sent by the relay at the room's delivered position: every message
+/// delivered here before is in it, every message delivered after arrives as
+/// an event after it.
 pub async fn on_join(
     conn: &Connection,
     socket: &SocketRef,
@@ -29,13 +31,13 @@ pub async fn on_join(
     if !core.presence.is_member(&name, &conn.sid).await {
         conn.within_rate(Key::Join(conn.identity.user.id)).await?;
     }
-    if is_new_room(core, &name).await? {
-        conn.within_rate(Key::RoomCreate(conn.identity.user.id))
-            .await?;
-        let ip = core.proxies.of_request(socket.req_parts());
-        conn.within_rate(Key::RoomCreateFrom(ip)).await?;
-    }
-    let room = core.store.ensure_room(&name, now_ms()).await?;
+    let room = open_room(conn, socket, &name).await?;
+    let read = core
+        .store
+        .my_room(&name, conn.identity.user.id)
+        .await?
+        .map(|mine| mine.read)
+        .unwrap_or_default();
     let Some(ack) = ack.take() else {
         return Ok(Value::Null);
     };
@@ -50,6 +52,7 @@ pub async fn on_join(
         room,
         members: page.members,
         member_count,
+        read,
         // Announced by the relay right after the ack, before anything
         // else reaches the room: a member whose join is answered later
         // must not hear of an arrival that came before its own.
@@ -62,14 +65,38 @@ pub async fn on_join(
     Ok(Value::Null)
 }
 
-/// Whether `join` would create the room. Two first joins racing may both
-/// count as creations; that errs on the side of the limit.
-async fn is_new_room(core: &Core, name: &RoomName) -> Result<bool, Failure> {
-    match core.store.find_room(name).await {
-        Ok(_) => Ok(false),
-        Err(StoreError::RoomNotFound) => Ok(true),
-        Err(err) => Err(err.into()),
-    }
+/// The room a join opens, with the caller a member: an existing public room
+/// (the membership is made), a private or direct one the caller belongs to,
+/// or a new public room (rate-limited as a creation). Names starting `dm-`
+/// are never made here.
+async fn open_room(
+    conn: &Connection,
+    socket: &SocketRef,
+    name: &RoomName,
+) -> Result<Room, Failure> {
+    let core = &conn.core;
+    let user = conn.identity.user.id;
+    let room = match core.store.find_room(name).await {
+        Ok(room) if room.kind.is_closed() => {
+            if !core.store.is_member(name, user).await? {
+                return Err(membership_events::no_such_room(name));
+            }
+            return membership_events::described(core, room).await;
+        }
+        Ok(room) => room,
+        Err(StoreError::RoomNotFound) if name.is_reserved() => {
+            return Err(membership_events::no_such_room(name));
+        }
+        Err(StoreError::RoomNotFound) => {
+            conn.within_rate(Key::RoomCreate(user)).await?;
+            let ip = core.proxies.of_request(socket.req_parts());
+            conn.within_rate(Key::RoomCreateFrom(ip)).await?;
+            core.store.ensure_room(name, now_ms()).await?
+        }
+        Err(err) => return Err(err.into()),
+    };
+    core.store.add_member(name, user, now_ms()).await?;
+    Ok(room)
 }
 
 /// A page of the room's members, in name order, after the name `after`.
@@ -85,21 +112,17 @@ pub async fn on_members(
     Ok(json!({ "ok": true, "members": page.members, "member_count": page.count }))
 }
 
-/// Leaves a room; the others hear of it if this was the user's last connection there.
+/// Leaves a room: ends the membership and takes every connection of the
+/// user out of it, on every node; the others hear `left` once the user is
+/// in it nowhere. `not_in_room` if there was neither a membership nor this
+/// connection in the room.
 pub async fn on_leave(
     conn: &Connection,
     socket: &SocketRef,
     name: RoomName,
 ) -> Result<Value, Failure> {
-    let core = &conn.core;
-    let change = core
-        .presence
-        .leave(&name, conn.identity.user.id, &conn.sid)
-        .await
-        .ok_or_else(|| not_in_room(&name))?;
-    socket.leave(name.channel());
-    if change == Change::Departed {
-        conn.emit_left(&name).await;
+    if !membership_events::end_membership(conn, socket, &name).await? {
+        return Err(not_in_room(&name));
     }
     Ok(json!({ "ok": true }))
 }

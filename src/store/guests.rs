@@ -128,8 +128,10 @@ where
         // Their mutes have run out (a live one keeps the guest), and would
         // hold the row by its foreign key.
         let wrote = "EXISTS (SELECT 1 FROM messages m WHERE m.author_id = u.id)";
+        // Their memberships go too: a name row belongs to no room.
         let departed = [
             format!("DELETE FROM mutes WHERE user_id IN ({DEPARTED} LIMIT $3)"),
+            format!("DELETE FROM memberships WHERE user_id IN ({DEPARTED} LIMIT $3)"),
             format!(
                 "UPDATE users SET removed_at = $1, name_hold = NULL WHERE id IN \
                  ({DEPARTED} AND {wrote} LIMIT $3)"
@@ -138,7 +140,7 @@ where
         ];
         let statements = departed.each_ref().map(String::as_str);
         let changed = pool.execute(&statements, &[now, cutoff, BATCH]).await?;
-        let [_, kept, deleted] = changed[..] else {
+        let [_, _, kept, deleted] = changed[..] else {
             break;
         };
         done.guests_kept_as_names += kept;

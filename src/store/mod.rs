@@ -8,6 +8,7 @@
 //! (one fsync). The realtime sequencer forms the batches.
 
 pub mod guests;
+pub mod memberships;
 mod message_extras;
 mod pg_writer;
 mod postgres;
@@ -34,8 +35,9 @@ use sweeps::SweepPool;
 use crate::mentions::Mentions;
 use crate::messages::{ClientId, Message, MessageId, MessageText, Page};
 use crate::reactions::Emoji;
-use crate::rooms::{Room, RoomName, RoomPage, RoomSearch};
+use crate::rooms::{MyRoom, NotifyLevel, Room, RoomName, RoomPage, RoomSearch};
 use crate::users::{User, UserId, Username};
+pub use memberships::Marked;
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,9 @@ pub enum StoreError {
     /// A reply's parent is not a message of the same room (or is deleted).
     #[error("no such message to reply to in this room")]
     ReplyNotFound,
+    /// A room of that name exists already (`create`, `direct`).
+    #[error("a room of that name exists")]
+    RoomExists,
     /// The database failed; the detail goes to the log, never to a client.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -411,6 +416,74 @@ pub trait Store: Send + Sync + 'static {
         let (pool, closing) = self.sweeps();
         tokio::spawn(retention::run(pool, retention, closing));
     }
+    // --- Memberships and read state (issue #10, rooms). The same SQL on
+    // both backends, on the backend's pool (`memberships.rs`).
+
+    /// Creates a room (`room.kind` public or private) with `creator` as its
+    /// first member; `RoomExists` if the name is taken.
+    async fn create_room(&self, room: &Room, creator: UserId, now: i64) -> Result<(), StoreError> {
+        memberships::create_room(&self.sweeps().0, room, creator, now).await
+    }
+    /// The direct room named after `people` (the caller among them): made
+    /// with every one of them as a member if new (then `true`), else the
+    /// caller is a member again.
+    async fn direct_room(
+        &self,
+        room: &RoomName,
+        people: &[UserId],
+        caller: UserId,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        memberships::direct_room(&self.sweeps().0, room, people, caller, now).await
+    }
+    /// Makes `user` a member of an existing room; whether they were not one.
+    async fn add_member(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        memberships::add_member(&self.sweeps().0, room, user, now).await
+    }
+    /// Ends a membership; whether there was one.
+    async fn remove_member(&self, room: &RoomName, user: UserId) -> Result<bool, StoreError> {
+        memberships::remove_member(&self.sweeps().0, room, user).await
+    }
+    /// Whether `user` is a member of the room.
+    async fn is_member(&self, room: &RoomName, user: UserId) -> Result<bool, StoreError> {
+        memberships::is_member(&self.sweeps().0, room, user).await
+    }
+    /// The user's rooms by name, with read state (at most
+    /// `memberships::MY_ROOMS_MAX`).
+    async fn my_rooms(&self, user: UserId) -> Result<Vec<MyRoom>, StoreError> {
+        memberships::my_rooms(&self.sweeps().0, user).await
+    }
+    /// One of the user's rooms with read state; `None` if not a member.
+    async fn my_room(&self, room: &RoomName, user: UserId) -> Result<Option<MyRoom>, StoreError> {
+        memberships::my_room(&self.sweeps().0, room, user).await
+    }
+    /// Moves the user's read marker forward to `id` (at most the room's
+    /// latest message).
+    async fn mark_read(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        id: MessageId,
+    ) -> Result<Marked, StoreError> {
+        memberships::mark_read(&self.sweeps().0, room, user, id).await
+    }
+    /// Stores the user's notification level; `false` if not a member.
+    async fn set_notify(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        level: NotifyLevel,
+    ) -> Result<bool, StoreError> {
+        memberships::set_notify(&self.sweeps().0, room, user, level).await
+    }
+
+    // --- end of memberships.
+
     /// One sweep of departed guests at `now` (what the background task
     /// does every so often).
     async fn sweep_guests(&self, now: i64, grace: Duration) -> Result<guests::Sweep, StoreError> {

@@ -485,13 +485,13 @@ impl Store for PgStore {
         if let Some(room) = self.rooms.get(name.as_str()) {
             return Ok(room);
         }
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT name, topic FROM rooms WHERE name = $1")
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT name, topic, kind FROM rooms WHERE name = $1")
                 .bind(name.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
         let room = row
-            .map(|(name, topic)| Room { name, topic })
+            .map(|(name, topic, kind)| Room::stored(name, topic, &kind))
             .ok_or(StoreError::RoomNotFound)?;
         self.rooms.insert(&room);
         Ok(room)
@@ -506,7 +506,7 @@ impl Store for PgStore {
         // Names after "ab\0…" (byte order) are the names after "ab".
         let (after, _) = before_nul(&search.after);
         let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT name, topic FROM rooms WHERE name > $1 AND strpos(name, $2) > 0 \
+            "SELECT name, topic FROM rooms WHERE kind = 'public' AND name > $1 AND strpos(name, $2) > 0 \
              ORDER BY name LIMIT $3",
         )
         .bind(after)

@@ -110,11 +110,12 @@ pub(super) fn rooms_to_fetch(limit: usize) -> i64 {
     i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
 }
 
-/// The page from the rows fetched (`rooms_to_fetch`).
+/// The page from the rows fetched (`rooms_to_fetch`); only public rooms
+/// are listed.
 pub(super) fn room_page(rows: Vec<(String, String)>, limit: usize) -> RoomPage {
     let mut rooms: Vec<Room> = rows
         .into_iter()
-        .map(|(name, topic)| Room { name, topic })
+        .map(|(name, topic)| Room::stored(name, topic, "public"))
         .collect();
     let next = if rooms.len() > limit {
         rooms.truncate(limit);

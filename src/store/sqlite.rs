@@ -525,13 +525,13 @@ impl Store for SqliteStore {
         if let Some(room) = self.rooms.get(name.as_str()) {
             return Ok(room);
         }
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT name, topic FROM rooms WHERE name = ?1")
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT name, topic, kind FROM rooms WHERE name = ?1")
                 .bind(name.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
         let room = row
-            .map(|(name, topic)| Room { name, topic })
+            .map(|(name, topic, kind)| Room::stored(name, topic, &kind))
             .ok_or(StoreError::RoomNotFound)?;
         self.rooms.insert(&room);
         Ok(room)
@@ -539,7 +539,7 @@ impl Store for SqliteStore {
 
     async fn list_rooms(&self, search: &RoomSearch) -> Result<RoomPage, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT name, topic FROM rooms WHERE name > ?1 AND instr(name, ?2) > 0 \
+            "SELECT name, topic FROM rooms WHERE kind = 'public' AND name > ?1 AND instr(name, ?2) > 0 \
              ORDER BY name LIMIT ?3",
         )
         .bind(&search.after)

@@ -210,8 +210,20 @@ pub const TABLES: &[Table] = &[
             ("name", Text),
             ("topic", Text),
             ("created_at", Int),
+            ("kind", Text),
         ],
         key: Key::Id,
+    },
+    Table {
+        name: "memberships",
+        columns: &[
+            ("room_id", Int),
+            ("user_id", Int),
+            ("joined_at", Int),
+            ("last_read", Int),
+            ("notify", Text),
+        ],
+        key: Key::Whole(2),
     },
     Table {
         name: "mutes",

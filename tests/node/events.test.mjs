@@ -42,14 +42,14 @@ function sameMembers(actual, expected) {
 }
 
 describe('join', () => {
-  test('join answers {ok, room, members, member_count, messages} and creates a new room with an empty topic', async (t) => {
+  test('join answers {ok, room, members, member_count, messages, last_read, unread, mentions} and creates a new public room with an empty topic', async (t) => {
     const a = await guestSocket(url, t);
     const room = rname('new');
     const ack = await emitAck(a.socket, 'join', { room });
-    assert.deepEqual(Object.keys(ack).sort(), ['member_count', 'members', 'messages', 'ok', 'room']);
+    assert.deepEqual(Object.keys(ack).sort(), ['last_read', 'member_count', 'members', 'mentions', 'messages', 'ok', 'room', 'unread']);
     assert.equal(ack.member_count, 1);
     assert.equal(ack.ok, true);
-    assert.deepEqual(ack.room, { name: room, topic: '' });
+    assert.deepEqual(ack.room, { name: room, topic: '', kind: 'public' });
     assert.deepEqual(ack.members, [a.user], 'members include you');
     ack.members.forEach((u) => assertUser(u));
     assert.deepEqual(ack.messages, []);
@@ -229,7 +229,9 @@ describe('send', () => {
     await ok(a.socket, 'join', { room });
     await refused(a2, 'send', { room, text: 'x' }, 'not_in_room');
     await refused(a2, 'typing', { room, active: true }, 'not_in_room');
-    await refused(a2, 'leave', { room }, 'not_in_room');
+    // The membership is the user's: leaving from either connection ends it.
+    await ok(a2, 'leave', { room });
+    await refused(a.socket, 'send', { room, text: 'x' }, 'not_in_room');
   });
 
   test('send trims surrounding white space and stores \\r\\n as \\n', async (t) => {

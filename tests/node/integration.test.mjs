@@ -14,6 +14,7 @@ import {
   guestSocket,
   ids,
   ok,
+  refused,
   rname,
   sleep,
   waitFor,
@@ -215,23 +216,28 @@ describe('presence', () => {
     assert.deepEqual((await ok(b.socket, 'join', { room })).members, [b.user]);
   });
 
-  test('two tabs: leaving with one tab sends no left while the other tab stays in the room', async (t) => {
+  test('two tabs: one tab closing sends no left while the other stays; leave takes both out, one left', async (t) => {
     const room = rname('tabsleave');
     const a = await guestSocket(url, t, 'a');
     const a2 = await connect(url, a.token, {}, t);
+    const a3 = await connect(url, a.token, {}, t);
     const b = await guestSocket(url, t, 'b');
     await ok(b.socket, 'join', { room });
     await ok(a.socket, 'join', { room });
     await ok(a2, 'join', { room });
+    await ok(a3, 'join', { room });
     const left = collect(b.socket, 'left', (e) => e.room === room);
-    await ok(a.socket, 'leave', { room });
+    a3.close();
     const seen = waitFor(b.socket, 'message', (m) => m.text === 'tab two');
     await ok(a2, 'send', { room, text: 'tab two' });
     await seen;
     await sleep(300);
     assert.deepEqual(left.items, []);
-    await ok(a2, 'leave', { room });
+    // leave ends the membership: every tab of the user goes, once.
+    await ok(a.socket, 'leave', { room });
     await left.waitForCount(1);
+    await refused(a2, 'send', { room, text: 'gone' }, 'not_in_room');
+    await sleep(200);
     assert.deepEqual(left.items, [{ room, user: a.user }]);
   });
 
@@ -308,7 +314,7 @@ describe('presence', () => {
     const acks = await Promise.all(users.map((u) => emitAck(u.socket, 'join', { room })));
     acks.forEach((x) => {
       assert.equal(x.ok, true, JSON.stringify(x));
-      assert.deepEqual(x.room, { name: room, topic: '' });
+      assert.deepEqual(x.room, { name: room, topic: '', kind: 'public' });
     });
     const final = await ok(users[0].socket, 'join', { room });
     assert.equal(final.members.length, 4);

@@ -49,7 +49,8 @@ const SERVER_ARGS = ['--guest-grace-secs', '1', '--trusted-proxies', '127.0.0.1'
 const TABLES = {
   users: ['id', 'name, name_key, password_hash, created_at, is_admin, banned_at, name_hold, left_at, removed_at'],
   sessions: ['id', 'token_hash, user_id, created_at, expires_at, address'],
-  rooms: ['id', 'name, topic, created_at'],
+  rooms: ['id', 'name, topic, created_at, kind'],
+  memberships: ['room_id, user_id', 'joined_at, last_read, notify'],
   mutes: ['room_id, user_id', 'until'],
   address_bans: ['address, user_id', 'until'],
   revocations: ['id', 'session_id, user_id, at'],
@@ -296,6 +297,13 @@ describe('banter migrate-data', { skip, timeout: 600_000 }, () => {
       await ok(aliceSocket, 'react', { id: second.id, emoji: '👍🏽', on: true });
       await ok(sockets.get(carol), 'react', { id: second.id, emoji: '👍🏽', on: true });
       await ok(sockets.get(carol), 'react', { id: second.id, emoji: '🎉', on: true });
+      // Rooms people belong to: a private room with an invitation, a
+      // direct conversation, a read marker and a notification level.
+      await ok(aliceSocket, 'create', { room: 'migrate-private', kind: 'private', topic: 'just us' });
+      await ok(aliceSocket, 'invite', { room: 'migrate-private', user_id: bob.user.id });
+      await ok(aliceSocket, 'direct', { user_ids: [dave.user.id] });
+      await ok(aliceSocket, 'read', { room: rooms.a, id: second.id });
+      await ok(aliceSocket, 'notify', { room: rooms.a, level: 'all' });
       await ok(bossSocket, 'mute', { room: rooms.b, user_id: bob.user.id, minutes: 60 });
       await ok(bossSocket, 'ban', { user_id: carol.user.id });
       for (const s of sockets.values()) s.close();

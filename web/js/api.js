@@ -6,6 +6,9 @@
  * @typedef {import('./state.js').User} User
  * A room on the server, as `GET /api/rooms` lists it: `members` are those online.
  * @typedef {{ name: string, topic: string, members: number }} RoomInfo
+ * One of the caller's rooms, as `GET /api/me/rooms` lists it.
+ * @typedef {{ name: string, kind: 'public' | 'private' | 'direct', topic: string, members?: User[],
+ *   last_read: number, unread: number, mentions: number, notify: 'all' | 'mentions' | 'none' }} MyRoom
  */
 
 /** An error answer from the server: `code` is the protocol's error code. */
@@ -75,3 +78,6 @@ export function rooms({ q = '', after = null, limit = null } = {}) {
   const query = params.toString();
   return request('GET', query ? `/api/rooms?${query}` : '/api/rooms');
 }
+
+/** The caller's rooms, by name, with read state. @returns {Promise<MyRoom[]>} */
+export const myRooms = () => request('GET', '/api/me/rooms');

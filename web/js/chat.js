@@ -15,6 +15,7 @@
 import * as api from './api.js';
 import { byId } from './dom.js';
 import { lastOwnMessage } from './state.js';
+import { createNotifier, createReadTracker } from './readstate.js';
 import { createStore } from './store.js';
 import { createSync } from './sync.js';
 import { createAnnouncer } from './views/announcer.js';
@@ -23,6 +24,7 @@ import { createHeader } from './views/header.js';
 import { createLayout } from './views/layout.js';
 import { createMembersView } from './views/members.js';
 import { createMessagesView } from './views/messages.js';
+import { createNotifyLevel } from './views/notify-level.js';
 import { createRoomsView } from './views/rooms.js';
 import { createStatusView } from './views/status.js';
 
@@ -52,7 +54,11 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
   const sync = createSync(store, {
     onConnect: () => refreshOtherRooms(),
     onUnauthorized: () => signOut('Your session has ended. Please sign in again.'),
+    onRemoved: () => afterRemoval(),
   });
+  createReadTracker(store, sync);
+  const notifier = createNotifier(store, { onOpen: (name) => openRoom(name) });
+  createNotifyLevel(store, { onChange: (room, level) => sync.setNotify(room, level) });
   const composer = createComposer(store, {
     onSend: send,
     onEdit: (msg, text) => sync.editMessage(msg, text),
@@ -82,6 +88,8 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     onMute: (room, user, minutes) => sync.mute(room, user, minutes),
     onBan: (user) => sync.ban(user),
     onMore: () => withCurrent((room) => sync.loadMoreMembers(room)),
+    onMessage: async (user) => openRoom((await sync.direct([user])).name),
+    onInvite: (room, user) => sync.invite(room, user),
   });
   createRoomsView(store, {
     onOpen: (name) => openRoom(name),
@@ -89,14 +97,45 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     onLeave: leaveRoom,
     onSearch: searchOtherRooms,
     onMore: () => refreshOtherRooms(true),
+    onCreate: async (name) => {
+      if (!sync.connected) throw new Error('You are offline. Try again once connected.');
+      await sync.create(name, 'private');
+      openRoom(name);
+    },
+    notifier,
   });
 
   store.subscribe((change) => {
     if (change.type === 'rooms' || change.type === 'open') save();
   });
   byId('logout').addEventListener('click', () => signOut(''));
-  for (const name of saved.rooms) store.addRoom(name);
-  openRoom(store.room(saved.current) ? saved.current : saved.rooms[0], { quiet: true });
+  loadRooms();
+
+  // The rooms are the server's, the same on every device; the list saved
+  // on this device only stands in when the server cannot be asked.
+  async function loadRooms() {
+    const mine = await api.myRooms().catch(() => null);
+    if (mine) {
+      for (const info of mine) {
+        const room = store.addRoom(info.name);
+        store.setMembership(room, { kind: info.kind, members: info.members, notify: info.notify, topic: info.topic });
+        store.setReadState(room, info);
+      }
+    } else {
+      for (const name of saved.rooms) store.addRoom(name);
+    }
+    if (store.rooms.length === 0) store.addRoom('general');
+    openRoom(store.room(saved.current) ? saved.current : store.rooms[0].name, { quiet: true });
+    for (const room of store.rooms) sync.ensureJoined(room);
+  }
+
+  // Our membership of the open room ended elsewhere: show another.
+  function afterRemoval() {
+    if (store.rooms.length === 0) store.addRoom('general');
+    if (!store.current) openRoom(store.rooms[0].name);
+    const general = store.room('general');
+    if (general) sync.ensureJoined(general);
+  }
 
   /** @param {(room: Room) => void} task */
   function withCurrent(task) {

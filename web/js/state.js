@@ -13,6 +13,8 @@
  *   reactions?: Reaction[] }} Message
  * @typedef {{ room: string, id: number, text: string, edited_at: number, mentions: number[], mentions_room: boolean }} EditedEvent
  * @typedef {{ room: string, id: number, emoji: string, user: User, on: boolean }} ReactedEvent
+ * @typedef {'public' | 'private' | 'direct'} RoomKind
+ * @typedef {'all' | 'mentions' | 'none'} NotifyLevel
  * A line of the timeline: a message, or a presence notice ("bob joined"),
  * which has a key of its own since it has no id.
  * @typedef {{ kind: 'msg', msg: Message } | { kind: 'notice', key: number, text: string, ts: number }} Item
@@ -52,7 +54,64 @@ export function createRoom(name) {
     loadingOlder: false,
     /** Until when we are muted here (ms since the epoch; 0 or past: not muted). */
     mutedUntil: 0,
+    // ---- membership and read state (issue #10)
+    /** @type {RoomKind} */
+    kind: 'public',
+    /** A direct room's people (the server's `members`); empty otherwise. @type {User[]} */
+    people: /** @type {User[]} */ ([]),
+    /** The id of the last message we read (the server's marker). */
+    lastRead: 0,
+    /** Unread messages that mention us or the room. */
+    mentions: 0,
+    /** @type {NotifyLevel} */
+    notify: 'mentions',
+    /** Where the "new messages" divider goes: before the first message of others after this id (null: none). */
+    dividerAfter: /** @type {number | null} */ (null),
   };
+}
+
+/**
+ * Whether a message mentions `me` or the room. The server resolves
+ * mentions (`mentions`, `mentions_room`); a server that does not yet (no
+ * `mentions` field) is read from the text.
+ * @param {Message} msg
+ * @param {number | User} me
+ */
+export function mentionsMe(msg, me) {
+  const id = typeof me === 'number' ? me : me.id;
+  if (Array.isArray(msg.mentions)) return Boolean(msg.mentions_room) || msg.mentions.includes(id);
+  if (typeof me === 'number') return false;
+  const words = msg.text.toLowerCase().split(/[^a-z0-9_.@-]+/);
+  return words.includes('@room') || words.includes(`@${me.name.toLowerCase()}`);
+}
+
+/**
+ * The name a room is shown by: a direct room by its other people's names.
+ * @param {{ name: string, kind: RoomKind, people: User[] }} room
+ * @param {number} meId
+ */
+export function roomLabel(room, meId) {
+  if (room.kind !== 'direct') return room.name;
+  const others = room.people.filter((u) => u.id !== meId).map((u) => u.name);
+  return others.length ? others.join(', ') : room.name;
+}
+
+/**
+ * Unread and mention counts from the messages held after `lastRead` (from
+ * others); null when the timeline may not hold all of them.
+ * @param {Room} room
+ * @param {User} me
+ */
+export function countUnread(room, me) {
+  if (room.lastRead < oldestId(room) && !room.reachedStart) return null;
+  let unread = 0;
+  let mentions = 0;
+  for (const item of room.items) {
+    if (item.kind !== 'msg' || item.msg.id <= room.lastRead || item.msg.author.id === me.id) continue;
+    unread += 1;
+    if (mentionsMe(item.msg, me)) mentions += 1;
+  }
+  return { unread, mentions };
 }
 
 /** @typedef {ReturnType<typeof createRoom>} Room */

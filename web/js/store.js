@@ -38,6 +38,8 @@ import { clearTyping, trackTyping } from './typing.js';
  *   | { type: 'members', room: Room }
  *   | { type: 'typing', room: Room }
  *   | { type: 'muted', room: Room }
+ *   | { type: 'divider', room: Room }
+ *   | { type: 'notify', room: Room }
  *   | { type: 'others' }
  *   | { type: 'status', state: string }
  * )} Change
@@ -54,6 +56,8 @@ export function createStore(me) {
   /** The other rooms on the server shown so far, and whether more exist. */
   let others = { rooms: /** @type {OtherRoom[]} */ ([]), hasMore: false };
   let status = 'connecting';
+  /** Whether the page is on screen: messages in the open room of a hidden tab count as unread. */
+  let visible = true;
 
   /** @param {Change} change */
   function emit(change) {
@@ -62,6 +66,8 @@ export function createStore(me) {
 
   /** Whether `room` is the open room (and still joined). @param {Room} room */
   const isOpen = (room) => room.name === current && rooms.get(room.name) === room;
+  /** Whether the reader sees `room` now. @param {Room} room */
+  const isSeen = (room) => visible && isOpen(room);
   /** @param {Message[]} messages */
   const fromOthers = (messages) => messages.filter((m) => m.author.id !== me.id);
 
@@ -103,6 +109,8 @@ export function createStore(me) {
       for (const room of rooms.values()) total += room.unread;
       return total;
     },
+    /** Whether the reader sees `room` now (open, in a tab on screen). */
+    isSeen,
 
     // ---- rooms --------------------------------------------------------------
 
@@ -123,12 +131,16 @@ export function createStore(me) {
       emit({ type: 'rooms' });
     },
 
-    /** Puts a joined room on screen; its unread count is read. @param {string} name */
+    /** Puts a joined room on screen; its unread count is read. The divider marks where the unread began. @param {string} name */
     open(name) {
       const room = rooms.get(name);
       if (!room) return;
       current = name;
-      room.unread = 0;
+      room.dividerAfter = room.unread > 0 ? room.lastRead : null;
+      if (visible) {
+        room.unread = 0;
+        room.mentions = 0;
+      }
       emit({ type: 'open', room });
       emit({ type: 'rooms' });
     },
@@ -165,8 +177,10 @@ export function createStore(me) {
     merge(room, messages, { counted = false, live = false } = {}) {
       const { added, place } = state.addMessages(room, messages);
       if (added.length === 0) return 0;
-      if (!isOpen(room) && counted && fromOthers(added).length > 0) {
-        room.unread += fromOthers(added).length;
+      const unread = fromOthers(added).filter((m) => m.id > room.lastRead);
+      if (!isSeen(room) && counted && unread.length > 0) {
+        room.unread += unread.length;
+        room.mentions += unread.filter((m) => state.mentionsMe(m, me)).length;
         emit({ type: 'rooms' });
       }
       emit({ type: 'timeline', room, added, place, live });
@@ -241,6 +255,72 @@ export function createStore(me) {
     setMuted(room, until) {
       room.mutedUntil = until;
       emit({ type: 'muted', room });
+    },
+
+    // ---- membership and read state (issue #10) -----------------------------------
+
+    /**
+     * What the server says of the room (`GET /api/me/rooms`, `invited`, a
+     * join's room).
+     * @param {Room} room
+     * @param {{ kind?: state.RoomKind, members?: User[], notify?: state.NotifyLevel, topic?: string }} info
+     */
+    setMembership(room, { kind, members, notify, topic }) {
+      if (kind) room.kind = kind;
+      if (members) room.people = members;
+      if (notify) room.notify = notify;
+      if (typeof topic === 'string') room.topic = topic;
+      emit({ type: 'rooms' });
+      emit({ type: 'details', room });
+      emit({ type: 'notify', room });
+    },
+
+    /**
+     * The server's read state (a join, `GET /api/me/rooms`). The open room
+     * gets its divider where the unread begins; seen, it counts as read.
+     * @param {Room} room
+     * @param {{ last_read: number, unread: number, mentions: number }} read
+     */
+    setReadState(room, { last_read: lastRead, unread, mentions }) {
+      room.lastRead = Math.max(room.lastRead, lastRead);
+      if (isOpen(room) && unread > 0 && room.dividerAfter === null) {
+        room.dividerAfter = lastRead;
+        emit({ type: 'divider', room });
+      }
+      room.unread = isSeen(room) ? 0 : unread;
+      room.mentions = isSeen(room) ? 0 : mentions;
+      emit({ type: 'rooms' });
+    },
+
+    /** Our read marker moved (here or on another device). @param {Room} room @param {number} id */
+    markedRead(room, id) {
+      if (id <= room.lastRead) return;
+      room.lastRead = id;
+      const counts = state.countUnread(room, me);
+      if (counts) {
+        room.unread = counts.unread;
+        room.mentions = counts.mentions;
+      }
+      emit({ type: 'rooms' });
+    },
+
+    /** @param {Room} room @param {state.NotifyLevel} level */
+    setNotify(room, level) {
+      room.notify = level;
+      emit({ type: 'notify', room });
+    },
+
+    /** The tab was shown or hidden. @param {boolean} onScreen */
+    setVisible(onScreen) {
+      visible = onScreen;
+      const room = this.current;
+      if (onScreen && room && room.unread > 0) {
+        room.dividerAfter = room.lastRead;
+        room.unread = 0;
+        room.mentions = 0;
+        emit({ type: 'divider', room });
+        emit({ type: 'rooms' });
+      }
     },
 
     // ---- members and typing ---------------------------------------------------

@@ -37,8 +37,10 @@ const JUMP_PAGES = 20; // how far back a reply's parent is looked for: 2,000 mes
  * @param {object} hooks
  * @param {() => void} hooks.onConnect every (re)connection, after the rooms are asked to rejoin
  * @param {() => void} hooks.onUnauthorized the session is gone
+ * @param {(name: string) => void} [hooks.onRemoved] our membership of a room ended on another device
+ * @param {(room: Room, by: User) => void} [hooks.onInvited] someone made us a member of a room
  */
-export function createSync(store, { onConnect, onUnauthorized }) {
+export function createSync(store, { onConnect, onUnauthorized, onRemoved = () => {}, onInvited = () => {} }) {
   const { me } = store;
   /** @type {WeakMap<Room, Progress>} */
   const progress = new WeakMap();
@@ -50,6 +52,7 @@ export function createSync(store, { onConnect, onUnauthorized }) {
       message: onMessage, joined: onJoined, left: onLeft, presence: onPresence,
       typing: onTyping, deleted: onDeleted, muted: onMuted,
       edited: onEdited, reacted: onReacted,
+      invited: onInvitedEvent, read: onRead, room_left: onRoomLeft,
     },
   });
   const outbox = createOutbox(store, conn);
@@ -91,6 +94,7 @@ export function createSync(store, { onConnect, onUnauthorized }) {
     const cursor = p.loaded ? p.syncedId : 0;
     const ack = await conn.request('join', { room: room.name });
     store.setDetails(room, { topic: ack.room.topic });
+    store.setMembership(room, { kind: ack.room.kind, members: ack.room.members });
     store.resetMembers(room, ack.members, ack.member_count);
     if (cursor === 0) {
       store.merge(room, ack.messages, { counted: p.loaded });
@@ -99,6 +103,8 @@ export function createSync(store, { onConnect, onUnauthorized }) {
     } else {
       await catchUp(room, cursor);
     }
+    // The server's counts include whatever the catch-up just merged.
+    store.setReadState(room, ack);
     p.syncedId = newestId(room);
     p.synced = true;
   }
@@ -186,6 +192,32 @@ export function createSync(store, { onConnect, onUnauthorized }) {
     const who = user.id === me.id ? 'You were' : `${user.name} was`;
     store.notice(room, active ? `${who} muted until ${formatTime(until)}` : `${who} unmuted`);
     if (user.id === me.id) store.setMuted(room, active ? until : 0);
+  }
+
+  // ---- membership and read state (issue #10) ------------------------------------
+
+  /** @param {{ room: { name: string, kind: import('./state.js').RoomKind, topic: string, members?: User[] }, by: User }} event */
+  function onInvitedEvent({ room: info, by }) {
+    let room = store.room(info.name);
+    if (room) return;
+    room = store.addRoom(info.name);
+    store.setMembership(room, { kind: info.kind, members: info.members, topic: info.topic,
+      notify: info.kind === 'direct' ? 'all' : 'mentions' });
+    if (conn.connected) join(room).catch(() => {});
+    onInvited(room, by);
+  }
+
+  /** @param {{ room: string, id: number }} event */
+  function onRead({ room: name, id }) {
+    const room = store.room(name);
+    if (room) store.markedRead(room, id);
+  }
+
+  /** @param {{ room: string }} event */
+  function onRoomLeft({ room: name }) {
+    if (!store.room(name)) return;
+    store.removeRoom(name);
+    onRemoved(name);
   }
 
   // ---- requests ----------------------------------------------------------------
@@ -332,6 +364,41 @@ export function createSync(store, { onConnect, onUnauthorized }) {
     close() {
       typingNotifier.stop();
       conn.close();
+    },
+
+    // ---- membership and read state (issue #10)
+
+    /** Creates a room (we are its first member) and joins it. @param {string} name @param {'private' | 'public'} kind */
+    async create(name, kind) {
+      await conn.request('create', { room: name, kind });
+      return joinNew(name);
+    },
+
+    /** @param {string} room @param {User} user */
+    async invite(room, user) {
+      await conn.request('invite', { room, user_id: user.id });
+    },
+
+    /** The direct room with these people, joined. @param {User[]} people */
+    async direct(people) {
+      const ack = await conn.request('direct', { user_ids: people.map((u) => u.id) });
+      const held = store.room(ack.room.name);
+      if (held) return held;
+      const room = await joinNew(ack.room.name);
+      store.setMembership(room, { kind: 'direct', members: ack.room.members, notify: 'all' });
+      return room;
+    },
+
+    /** Moves our read marker to `id`; the store follows once the server has it. @param {Room} room @param {number} id */
+    async markRead(room, id) {
+      await conn.request('read', { room: room.name, id });
+      store.markedRead(room, id);
+    },
+
+    /** @param {Room} room @param {import('./state.js').NotifyLevel} level */
+    async setNotify(room, level) {
+      await conn.request('notify', { room: room.name, level });
+      store.setNotify(room, level);
     },
   };
 }

@@ -4,6 +4,7 @@
 
 import { byId } from '../dom.js';
 import { typingText } from '../format.js';
+import { roomLabel } from '../state.js';
 
 /** @typedef {import('../state.js').Room} Room */
 
@@ -15,7 +16,8 @@ export function createHeader(store) {
 
   /** @param {Room} room */
   function renderDetails(room) {
-    title.textContent = `#${room.name}`;
+    const label = roomLabel(room, store.me.id);
+    title.textContent = room.kind === 'public' ? `#${label}` : label;
     topic.textContent = room.topic;
   }
 

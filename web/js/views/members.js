@@ -25,8 +25,10 @@ const MUTE_MINUTES = 10;
  * @param {(room: string, user: User, minutes: number) => Promise<void>} opts.onMute
  * @param {(user: User) => Promise<void>} opts.onBan
  * @param {() => void} opts.onMore asks for the next page of the open room's members
+ * @param {(user: User) => Promise<void>} [opts.onMessage] opens a direct conversation with the member
+ * @param {(room: string, user: User) => Promise<void>} [opts.onInvite] invites the member to a private room of ours
  */
-export function createMembersView(store, { admin, onMute, onBan, onMore }) {
+export function createMembersView(store, { admin, onMute, onBan, onMore, onMessage, onInvite }) {
   const { me } = store;
   const list = byId('member-list');
   const total = byId('members-total');
@@ -107,15 +109,66 @@ export function createMembersView(store, { admin, onMute, onBan, onMore }) {
       ...actionBody(user, states.get(user.id)));
   }
 
+  // ---- a member's menu: a direct conversation, an invitation (issue #10)
+  /** user id → what the menu says (null: open, no news). @type {Map<number, string | null>} */
+  const menus = new Map();
+
+/** @param {User} user @param {string} label @param {() => Promise<void>} action */
+  function menuAction(user, label, action) {
+    return button(label, async () => {
+      try {
+        await action();
+        menus.set(user.id, label.startsWith('Invite') ? `Invited ${user.name}` : null);
+      } catch (error) {
+        menus.set(user.id, error.message);
+      }
+      redrawMenu(user);
+    });
+  }
+
+/** @param {User} user */
+  function menu(user) {
+    if (!menus.has(user.id)) return el('div', { className: 'member-menu', hidden: true });
+    const invitable = store.rooms.filter((r) => r.kind === 'private' && r !== room).slice(0, 5);
+    const note = menus.get(user.id);
+    return el('div', { className: 'member-menu', role: 'group', 'aria-label': `Actions for ${user.name}` },
+      onMessage ? menuAction(user, `Message ${user.name}`, () => onMessage(user)) : null,
+      onInvite ? invitable.map((r) => menuAction(user, `Invite to ${r.name}`, () => onInvite(r.name, user))) : null,
+      note ? el('span', { className: 'confirm-question', role: 'status' }, note) : null);
+  }
+
+/** @param {User} user */
+  function redrawMenu(user) {
+    const row = rows.get(user.id);
+    row?.querySelector('.member-menu')?.replaceWith(menu(user));
+    row?.querySelector('.member-name-btn')?.setAttribute('aria-expanded', String(menus.has(user.id)));
+  }
+
+/** @param {User} user */
+  function nameOf(user) {
+    if (user.id === me.id || (!onMessage && !onInvite)) return el('span', { className: 'member-name' }, user.name);
+    return el('button', {
+      type: 'button',
+      className: 'member-name member-name-btn',
+      'aria-expanded': 'false',
+      onclick: () => {
+        if (menus.has(user.id)) menus.delete(user.id);
+        else menus.set(user.id, null);
+        redrawMenu(user);
+      },
+    }, user.name);
+  }
+
 /** @param {User} user */
   function item(user) {
     const self = user.id === me.id;
     return el('li', { className: 'member', 'data-name': user.name, 'data-user-id': user.id },
       avatar(user.name, 'avatar-small'),
-      el('span', { className: 'member-name' }, user.name),
+      nameOf(user),
       self ? el('span', { className: 'tag tag-you' }, 'you') : null,
       user.guest ? el('span', { className: 'tag' }, 'guest') : null,
-      admin && !self ? actions(user) : null);
+      admin && !self ? actions(user) : null,
+      self ? null : menu(user));
   }
 
   // Puts the rows in `members` order, adding and removing only what changed.
@@ -144,6 +197,7 @@ export function createMembersView(store, { admin, onMute, onBan, onMore }) {
     if (next !== room) {
       // a confirm belongs to the room it was asked in
       states.clear();
+      menus.clear();
       rows.clear();
       list.replaceChildren();
     }

@@ -25,7 +25,8 @@ const GROUP_GAP_MS = 5 * 60_000;
  * One line the list should show: a message, a notice, or a day separator.
  * @typedef {{ key: string, kind: 'msg', msg: Message, cont: boolean }
  *   | { key: string, kind: 'notice', text: string, ts: number }
- *   | { key: string, kind: 'day', ts: number }} Line
+ *   | { key: string, kind: 'day', ts: number }
+ *   | { key: string, kind: 'divider' }} Line
  * @typedef {{ node: HTMLElement, line: Line }} Drawn
  */
 
@@ -36,13 +37,18 @@ const GROUP_GAP_MS = 5 * 60_000;
  * @param {(msg: Message) => boolean} opts.canDelete
  * @param {{ render: (msg: Message) => HTMLElement }} opts.actions a message's delete action
  * @param {import('./message-extras.js').MessageExtras} opts.extras its quote, reactions and tools
+ * @param {() => number | null} [opts.dividerAfter] the "new messages" divider goes before the first
+ *   message of others after this id (null: none)
  */
-export function createMessageList(list, { me, canDelete, actions, extras }) {
+export function createMessageList(list, { me, canDelete, actions, extras, dividerAfter = () => null }) {
   /** key → what is drawn for it. @type {Map<string, Drawn>} */
   const drawn = new Map();
 
   /** @param {Line} line */
   function build(line) {
+    if (line.kind === 'divider') {
+      return el('li', { className: 'unread-divider' }, el('span', {}, 'New messages'));
+    }
     if (line.kind === 'day') {
       return el('li', { className: 'day' }, el('span', {}, formatDay(line.ts)));
     }
@@ -85,11 +91,19 @@ export function createMessageList(list, { me, canDelete, actions, extras }) {
     const lines = [];
     /** @type {Item | null} */
     let prev = null;
+    let divider = dividerAfter();
     for (const item of items) {
       const key = item.kind === 'msg' ? `m${item.msg.id}` : `n${item.key}`;
       const ts = tsOf(item);
       if (prev === null || startOfDay(tsOf(prev)) !== startOfDay(ts)) lines.push({ key: `d${key}`, kind: 'day', ts });
-      if (item.kind === 'msg') lines.push({ key, kind: 'msg', msg: item.msg, cont: continues(prev, item.msg) });
+      // The divider starts a group: the message after it shows its author.
+      let divided = false;
+      if (divider !== null && item.kind === 'msg' && item.msg.id > divider && item.msg.author.id !== me.id) {
+        lines.push({ key: 'unread', kind: 'divider' });
+        divider = null;
+        divided = true;
+      }
+      if (item.kind === 'msg') lines.push({ key, kind: 'msg', msg: item.msg, cont: !divided && continues(prev, item.msg) });
       else lines.push({ key, kind: 'notice', text: item.text, ts });
       prev = item;
     }

@@ -65,7 +65,10 @@ export function createMessagesView(store, opts, elements = pageElements()) {
     nameOf: (id) => store.current?.members.get(id)?.name ?? null,
     onReply, onEdit, onReact, onJump,
   });
-  const list = createMessageList(listNode, { me: store.me, canDelete, actions: deleteAction, extras });
+  const list = createMessageList(listNode, {
+    me: store.me, canDelete, actions: deleteAction, extras,
+    dividerAfter: () => store.current?.dividerAfter ?? null,
+  });
   let pinned = true;
 
   scroller.addEventListener('scroll', () => {
@@ -149,7 +152,7 @@ export function createMessagesView(store, opts, elements = pageElements()) {
   /** @param {Room} room */
   function renderHistoryStatus(room) {
     historyStatus.textContent = room.reachedStart
-      ? `This is the beginning of #${room.name}.`
+      ? `This is the beginning of ${room.kind === 'direct' ? 'your conversation' : `#${room.name}`}.`
       : room.loadingOlder ? 'Loading older messages…' : '';
   }
 
@@ -195,6 +198,7 @@ export function createMessagesView(store, opts, elements = pageElements()) {
         extras.forget(change.id);
         return steady(() => draw(room));
       case 'history': return steady(() => renderHistoryStatus(room));
+      case 'divider': return steady(() => draw(room));
       case 'pending': return renderPending(room);
       default:
     }

@@ -6,6 +6,7 @@
 
 import { byId, el } from '../dom.js';
 import { hueOf } from '../format.js';
+import { roomLabel } from '../state.js';
 
 const SEARCH_DELAY_MS = 250;
 
@@ -17,8 +18,10 @@ const SEARCH_DELAY_MS = 250;
  * @param {(name: string) => void} opts.onLeave
  * @param {(query: string) => void} opts.onSearch the join form's text changed
  * @param {() => void} opts.onMore the next page of other rooms is wanted
+ * @param {(name: string) => Promise<void>} [opts.onCreate] a new private room; rejects with an Error to show
+ * @param {{ askable: boolean, ask: () => Promise<string> }} [opts.notifier] desktop notifications
  */
-export function createRoomsView(store, { onOpen, onJoin, onLeave, onSearch, onMore }) {
+export function createRoomsView(store, { onOpen, onJoin, onLeave, onSearch, onMore, onCreate, notifier }) {
   const list = byId('room-list');
   const others = byId('other-room-list');
   const othersTitle = byId('other-rooms-title');
@@ -56,18 +59,51 @@ export function createRoomsView(store, { onOpen, onJoin, onLeave, onSearch, onMo
     if (name) join(name);
   });
 
-  // The name is the room's and its count as shown ("general 3 unread"):
-  // the visible text, in order, then what the number means.
+  // ---- a new private room, and desktop notifications (issue #10)
+  const createForm = byId('create-form');
+  const createInput = /** @type {HTMLInputElement} */ (byId('create-name'));
+  const createError = byId('create-error');
+  createForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const name = createInput.value.trim().replace(/^#/, '').toLowerCase().replace(/\s+/g, '-');
+    if (!name || !onCreate) return;
+    try {
+      await onCreate(name);
+      createInput.value = '';
+      createError.textContent = '';
+    } catch (e) {
+      createError.textContent = e.message;
+    }
+  });
+  const enable = byId('enable-notifications');
+  enable.hidden = !notifier?.askable;
+  // Asked on this click only, never on load.
+  enable.addEventListener('click', async () => {
+    await notifier?.ask();
+    enable.hidden = !notifier?.askable;
+  });
+
+  // What marks a room's kind before its name, and what it says to a screen reader.
+  const MARKS = { public: ['#', ''], private: ['🔒', ' (private)'], direct: ['@', ' (direct message)'] };
+
+  // The name is the room's and its counts as shown ("general 3 unread"):
+  // the visible text, in order, then what each number means.
   /** @param {import('../state.js').Room} room @param {string | null} current */
   function roomButton(room, current) {
+    const [mark, kind] = MARKS[room.kind] ?? MARKS.public;
     return el('button', {
       type: 'button',
       className: 'room-btn',
       'aria-current': room.name === current ? 'page' : null,
+      'data-room': room.name,
+      'data-kind': room.kind,
       onclick: () => onOpen(room.name),
     },
-    el('span', { className: 'hash', 'aria-hidden': 'true' }, '#'),
-    el('span', { className: 'room-name' }, room.name),
+    el('span', { className: 'hash', 'aria-hidden': 'true' }, mark),
+    el('span', { className: 'room-name' }, roomLabel(room, store.me.id),
+      kind ? el('span', { className: 'visually-hidden' }, kind) : null),
+    room.mentions > 0 ? [' ', el('span', { className: 'mention-count' }, `@${room.mentions}`,
+      el('span', { className: 'visually-hidden' }, ' mentions'))] : null,
     room.unread > 0 ? [' ', el('span', { className: 'unread' }, String(room.unread),
       el('span', { className: 'visually-hidden' }, ' unread'))] : null);
   }
@@ -81,8 +117,8 @@ export function createRoomsView(store, { onOpen, onJoin, onLeave, onSearch, onMo
     room.name === 'general' ? null : el('button', {
       type: 'button',
       className: 'leave-btn',
-      'aria-label': `Leave ${room.name}`,
-      title: 'Leave room',
+      'aria-label': `${room.kind === 'direct' ? 'Close' : 'Leave'} ${roomLabel(room, store.me.id)}`,
+      title: room.kind === 'direct' ? 'Close conversation' : 'Leave room',
       onclick: () => onLeave(room.name),
     }, '×'))));
   }
