@@ -388,8 +388,7 @@ describe('read state', () => {
     await ok(a.socket, 'join', { room });
     await ok(b.socket, 'join', { room });
     const named = (await ok(b.socket, 'send', { room, text: `hello @${a.name}` })).message;
-    // Mentions are resolved by the messages feature (branch h-msgs).
-    if (!Array.isArray(named.mentions)) return t.skip('this server does not resolve mentions yet');
+    assert.deepEqual(named.mentions, [a.user.id]);
     await ok(b.socket, 'send', { room, text: 'hello @room' });
     await ok(b.socket, 'send', { room, text: 'nobody' });
     const mine = (await myRooms(a)).find((r) => r.name === room);
