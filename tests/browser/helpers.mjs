@@ -157,6 +157,9 @@ export async function openRoom(page, name) {
 export async function send(page, text) {
   const input = page.getByLabel('Message', { exact: true });
   await input.fill(text);
+  // A text ending in `@name` opens the list of people to mention, where
+  // Enter would pick a name instead of sending: close it first.
+  if (await page.locator('#mention-list').isVisible()) await input.press('Escape');
   await input.press('Enter');
 }
 
