@@ -23,12 +23,17 @@ pub async fn on_delete(conn: &Connection, id: MessageId) -> Result<Value, Failur
         .find_message(id)
         .await?
         .ok_or_else(|| Failure::new(Code::MessageNotFound, "no such message"))?;
+    let room = RoomName::parse(&message.room, &core.limits)?;
     if message.author.id != conn.identity.user.id && !conn.identity.admin {
+        // Someone outside the room learns nothing, not even that the
+        // message exists: a private room's ids are not to be probed.
+        if !core.presence.is_member(&room, &conn.sid).await {
+            return Err(Failure::new(Code::MessageNotFound, "no such message"));
+        }
         return Err(forbidden(
             "only its author or an admin may delete a message",
         ));
     }
-    let room = RoomName::parse(&message.room, &core.limits)?;
     if !core.store.delete_message(id, now_ms()).await? {
         return Err(Failure::new(Code::MessageNotFound, "no such message"));
     }

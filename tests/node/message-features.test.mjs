@@ -284,7 +284,7 @@ describe('replies', () => {
 });
 
 describe('privacy', () => {
-  test("a stranger's edit, react and reply on a room it has not joined answer as for no message", async (t) => {
+  test("a stranger's edit, react, delete and reply on a room it has not joined answer as for no message", async (t) => {
     const { room, alice, stranger, members } = await roomOfThree(t);
     const m = await say(alice.socket, room, 'members only');
     const missing = m.id + 100000;
@@ -296,6 +296,9 @@ describe('privacy', () => {
     const editMissing = await refused(stranger.socket, 'edit', { id: missing, text: 'x' }, 'message_not_found');
     const editHidden = await refused(stranger.socket, 'edit', { id: m.id, text: 'x' }, 'message_not_found');
     assert.deepEqual(editHidden, editMissing);
+    const deleteMissing = await refused(stranger.socket, 'delete', { id: missing }, 'message_not_found');
+    const deleteHidden = await refused(stranger.socket, 'delete', { id: m.id }, 'message_not_found');
+    assert.deepEqual(deleteHidden, deleteMissing);
     // A reply into the stranger's own room to the hidden message.
     const own = rname('own');
     await ok(stranger.socket, 'join', { room: own });
