@@ -331,6 +331,58 @@ describe('direct conversations', () => {
   });
 });
 
+describe('messages of closed rooms', () => {
+  // What a stranger gets for a message of a private room or a direct
+  // conversation: word for word what an id that does not exist gives, and
+  // the members hear nothing of the attempt.
+  async function strangerGetsNothing(eve, members, id) {
+    const missing = id + 1_000_000;
+    const heard = members.map((m) => everything(m.socket));
+    const own = rname('eves');
+    await ok(eve.socket, 'join', { room: own });
+    for (const [event, payload, code] of [
+      ['edit', { text: 'mine now' }, 'message_not_found'],
+      ['react', { emoji: '👍', on: true }, 'message_not_found'],
+      ['delete', {}, 'message_not_found'],
+    ]) {
+      const hidden = await refused(eve.socket, event, { id, ...payload }, code);
+      const none = await refused(eve.socket, event, { id: missing, ...payload }, code);
+      assert.deepEqual(hidden, none, `${event}: same as no such message`);
+    }
+    const reply = await refused(eve.socket, 'send', { room: own, text: 're', reply_to: id }, 'reply_not_found');
+    const replyNone = await refused(eve.socket, 'send', { room: own, text: 're', reply_to: missing }, 'reply_not_found');
+    assert.deepEqual(reply, replyNone);
+    await sleep(200);
+    for (const items of heard) {
+      assert.deepEqual(items.filter(({ event }) => ['edited', 'reacted', 'deleted', 'message'].includes(event)), []);
+    }
+  }
+
+  test('a stranger cannot edit, react to, delete or reply to a private room\'s message', async (t) => {
+    const { alice, bob, eve, room } = await privateRoom(t);
+    await ok(alice.socket, 'invite', { room, user_id: bob.user.id });
+    await ok(alice.socket, 'join', { room });
+    await ok(bob.socket, 'join', { room });
+    const m = (await ok(alice.socket, 'send', { room, text: 'secret' })).message;
+    await strangerGetsNothing(eve, [alice, bob], m.id);
+    const history = (await ok(bob.socket, 'history', { room })).messages;
+    assert.deepEqual(history.map((x) => [x.text, x.edited_at, x.reactions]), [['secret', null, []]]);
+  });
+
+  test('a stranger cannot edit, react to, delete or reply to a direct conversation\'s message', async (t) => {
+    const a = await guestSocket(url, t, 'a');
+    const b = await guestSocket(url, t, 'b');
+    const eve = await guestSocket(url, t, 'eve');
+    const room = (await ok(a.socket, 'direct', { user_ids: [b.user.id] })).room.name;
+    await ok(a.socket, 'join', { room });
+    await ok(b.socket, 'join', { room });
+    const m = (await ok(a.socket, 'send', { room, text: 'just us' })).message;
+    await strangerGetsNothing(eve, [a, b], m.id);
+    const history = (await ok(b.socket, 'history', { room })).messages;
+    assert.deepEqual(history.map((x) => [x.text, x.edited_at, x.reactions]), [['just us', null, []]]);
+  });
+});
+
 describe('read state', () => {
   test('read moves the marker forward only; the other connections hear read {room, id}', async (t) => {
     const a = await guestSocket(url, t, 'a');
