@@ -113,7 +113,11 @@ describe('presence in a big room', () => {
     assert.ok(presence.items.length <= 2, `${presence.items.length} presence events for 5 joins`);
     assert.deepEqual(Object.keys(first).sort(), ['joined', 'left', 'member_count', 'room']);
     assert.equal(presence.items.at(-1).member_count, LIVE_MAX + 5);
-    assert.equal(joined.items.length, 0, 'no joined events past the threshold');
+    // (The crowd's own last joins may still be on their way to the
+    // watcher: only the newcomers' count here.)
+    const newIds = new Set(newcomers.map((p) => p.user.id));
+    const joinedNew = joined.items.filter((e) => newIds.has(e.user.id));
+    assert.equal(joinedNew.length, 0, 'no joined events past the threshold');
 
     // One who leaves is announced the same way.
     const before = presence.items.length;
