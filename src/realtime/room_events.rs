@@ -31,13 +31,15 @@ pub async fn on_join(
     if !core.presence.is_member(&name, &conn.sid).await {
         conn.within_rate(Key::Join(conn.identity.user.id)).await?;
     }
-    let room = open_room(conn, socket, &name).await?;
-    let read = core
-        .store
-        .my_room(&name, conn.identity.user.id)
-        .await?
-        .map(|mine| mine.read)
-        .unwrap_or_default();
+    // A member already (every rejoin of a reconnect): one read, no write.
+    let me = conn.identity.user.id;
+    let mine = core.store.my_room(&name, me).await?;
+    let room = open_room(conn, socket, &name, mine.is_some()).await?;
+    let mine = match mine {
+        Some(mine) => Some(mine),
+        None => core.store.my_room(&name, me).await?,
+    };
+    let read = mine.map(|mine| mine.read).unwrap_or_default();
     let Some(ack) = ack.take() else {
         return Ok(Value::Null);
     };
@@ -68,17 +70,18 @@ pub async fn on_join(
 /// The room a join opens, with the caller a member: an existing public room
 /// (the membership is made), a private or direct one the caller belongs to,
 /// or a new public room (rate-limited as a creation). Names starting `dm-`
-/// are never made here.
+/// are never made here. `member`: the caller is one already.
 async fn open_room(
     conn: &Connection,
     socket: &SocketRef,
     name: &RoomName,
+    member: bool,
 ) -> Result<Room, Failure> {
     let core = &conn.core;
     let user = conn.identity.user.id;
     let room = match core.store.find_room(name).await {
         Ok(room) if room.kind.is_closed() => {
-            if !core.store.is_member(name, user).await? {
+            if !member {
                 return Err(membership_events::no_such_room(name));
             }
             return membership_events::described(core, room).await;
@@ -95,7 +98,9 @@ async fn open_room(
         }
         Err(err) => return Err(err.into()),
     };
-    core.store.add_member(name, user, now_ms()).await?;
+    if !member {
+        core.store.add_member(name, user, now_ms()).await?;
+    }
     Ok(room)
 }
 
