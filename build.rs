@@ -1,7 +1,8 @@
 //! Embeds the web client into the binary.
 //!
-//! Every asset under `web/` (and the pinned `socket.io-client` browser build
-//! from `web/node_modules`) becomes a static byte slice. They are served
+//! Every asset under `web/` (and the pinned browser builds of
+//! `socket.io-client` and `markdown-it` from `web/node_modules`, see
+//! `VENDOR`) becomes a static byte slice. They are served
 //! under `/assets/<hash>/`, where the hash covers all of them: a new build
 //! gets new URLs, so browsers may cache assets forever and never run stale
 //! code. `index.html` gets `%ASSETS%` replaced by that prefix.
@@ -27,7 +28,19 @@ const EXTENSIONS: [&str; 9] = [
     "json",
     "woff2",
 ];
-const VENDOR: &str = "node_modules/socket.io-client/dist/socket.io.esm.min.js";
+/// (file under `web/`, path it is served at under the prefix): the
+/// self-contained ES module builds of the page's npm dependencies, pinned in
+/// `web/package-lock.json`. The page imports them from `vendor/`.
+const VENDOR: [(&str, &str); 2] = [
+    (
+        "node_modules/socket.io-client/dist/socket.io.esm.min.js",
+        "vendor/socket.io.esm.min.js",
+    ),
+    (
+        "node_modules/markdown-it/dist/browser/markdown-it.esm.min.mjs",
+        "vendor/markdown-it.esm.min.js",
+    ),
+];
 
 fn main() {
     let web = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("web");
@@ -38,9 +51,11 @@ fn main() {
 
     let mut files = BTreeMap::new();
     collect(&web, &web, &mut files);
-    let vendor = web.join(VENDOR);
-    if vendor.exists() {
-        files.insert("vendor/socket.io.esm.min.js".to_owned(), vendor);
+    for (file, route) in VENDOR {
+        let vendor = web.join(file);
+        if vendor.exists() {
+            files.insert(route.to_owned(), vendor);
+        }
     }
 
     let mut hasher = Sha256::new();
@@ -84,7 +99,8 @@ fn main() {
 /// clone builds with `cargo build` alone (Node.js and npm must be present).
 fn install_npm_packages(web: &Path) {
     let lock = web.join("package-lock.json");
-    if !lock.exists() || web.join(VENDOR).exists() {
+    // A checkout that had the packages of an older lock file gets the new ones.
+    if !lock.exists() || VENDOR.iter().all(|(file, _)| web.join(file).exists()) {
         return;
     }
     println!("cargo:warning=installing web/ npm packages (npm ci)");
@@ -129,7 +145,7 @@ fn collect(root: &Path, dir: &Path, files: &mut BTreeMap<String, PathBuf>) {
 fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
         "html" => "text/html; charset=utf-8",
-        "js" => "text/javascript; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
         "css" => "text/css; charset=utf-8",
         "svg" => "image/svg+xml",
         "png" => "image/png",
