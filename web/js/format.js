@@ -23,6 +23,11 @@ export function safeHref(candidate) {
 const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
 const AUTHORITY = /^https?:\/\/[^/?#]*/i;
 
+/** Text without bidi controls (for what a link shows). @param {string} text */
+export function stripBidi(text) {
+  return text.replace(BIDI_CONTROLS, '');
+}
+
 /**
  * The text a link is shown with: its real host as the browser will go to
  * it (an IDN in punycode, so look-alike letters cannot pass for another

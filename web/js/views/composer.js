@@ -8,10 +8,13 @@
 // message ("Replying to …", "Editing your message") until the text goes or
 // Escape cancels; the up arrow in an empty box edits our last message.
 // Typing `@` offers the open room's members (and `@room`) to mention.
+// A draft with a code block shows formatted above the box (issue #11,
+// composer-preview.js).
 
 import { byId, el } from '../dom.js';
 import { shorten } from '../format.js';
 import { mutedText } from '../outbox.js';
+import { createComposerPreview } from './composer-preview.js';
 
 const MAX_HEIGHT_PX = 200;
 const MUTE_END_SLACK_MS = 100;
@@ -49,9 +52,14 @@ export function createComposer(store, { onSend, onEdit = async () => {}, lastOwn
   let choices = /** @type {string[]} */ ([]);
   let chosen = 0;
 
+  const preview = createComposerPreview(input, store.me.name);
+
+  // Every change of the draft goes through here (typed, sent, replaced):
+  // the box's height and the preview follow it.
   function grow() {
     input.style.height = 'auto';
     input.style.height = `${Math.min(input.scrollHeight, MAX_HEIGHT_PX)}px`;
+    preview.update();
   }
 
   /** @param {Mode} next @param {string} [error] */

@@ -10,11 +10,13 @@
 // a deletion changes them, the node's `cont` class flips in place. Day
 // separators are list items too, keyed by the item they head.
 //
-// Text from users only ever goes in as text nodes (linkify builds links
-// from parsed URLs); nothing here touches innerHTML.
+// Text from users only ever goes in as text nodes (markdown.js builds the
+// formatting from parsed tokens, links from parsed URLs); nothing here
+// touches innerHTML.
 
 import { el } from '../dom.js';
-import { avatar, formatDay, formatFull, formatTime, richText, startOfDay } from '../format.js';
+import { avatar, formatDay, formatFull, formatTime, startOfDay } from '../format.js';
+import { formatMessage } from '../markdown.js';
 
 const GROUP_GAP_MS = 5 * 60_000;
 
@@ -79,7 +81,7 @@ export function createMessageList(list, { me, canDelete, actions, extras, divide
         msg.author.guest ? el('span', { className: 'tag' }, 'guest') : null,
         el('time', { className: 'msg-time', dateTime: iso, title: formatFull(msg.ts) }, formatTime(msg.ts))),
       extras.quote(msg),
-      el('div', { className: 'msg-text' }, richText(msg.text, me.name), msg.edited_at ? [' ', extras.edited(msg)] : null),
+      el('div', { className: 'msg-text' }, formatMessage(msg.text, me.name, msg.edited_at ? [' ', extras.edited(msg)] : [])),
       extras.reactions(msg),
       extras.picker(msg)),
     el('div', { className: 'msg-bar' }, extras.tools(msg), canDelete(msg) ? actions.render(msg) : null));

@@ -6,7 +6,7 @@
 // around what they read, and load older history at the top.
 
 import { byId, el } from '../dom.js';
-import { linkify } from '../format.js';
+import { formatMessage } from '../markdown.js';
 import { createDeleteAction } from './delete-action.js';
 import { findMessage } from '../state.js';
 import { createMessageExtras } from './message-extras.js';
@@ -139,7 +139,7 @@ export function createMessagesView(store, opts, elements = pageElements()) {
     return el('li', { className: `msg own cont pending ${p.state}`, 'data-client-id': p.clientId },
       el('span', { className: 'msg-side-time' }),
       el('div', { className: 'msg-body' },
-        el('div', { className: 'msg-text' }, linkify(p.text)),
+        el('div', { className: 'msg-text' }, formatMessage(p.text, store.me.name)),
         el('div', { className: 'msg-status', role: p.state === 'failed' ? 'alert' : null }, status, ...actions)));
   }
 
