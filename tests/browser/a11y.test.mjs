@@ -122,7 +122,14 @@ test('the chat screen: messages, members, moderation, confirms, a muted member, 
   await send(b, 'unread for root');
   await r.locator('#room-list .room', { hasText: 'general' }).locator('.unread').waitFor();
   await openRoom(b, 'audit');
+  // formatting (issue #11): a formatted message, and the composer's preview of a code block
+  await send(b, '**Bold**, *italic*, ~~struck~~ and `code`\n> a quote with [a link](https://example.com/)\n\n- a list\n\n```\na code block\n```');
+  await r.locator('#message-list .msg-text pre').waitFor();
+  await r.getByLabel('Message', { exact: true }).fill('```\npreviewed code\n```');
+  await r.locator('#composer-preview pre').waitFor();
   const found = await audit(r, 'chat (admin, members open)');
+  await r.getByLabel('Message', { exact: true }).fill('');
+  await r.locator('#composer-preview').waitFor({ state: 'hidden' });
 
   // the inline confirms: deleting a message, banning a member
   const message = r.locator('#message-list .msg', { hasText: 'A second line from bob.' });
