@@ -107,6 +107,7 @@ test('formatted messages render in the other browser with the right elements', a
   const plain = await post('# not a heading\n| not | a table |\n![no image](https://example.com/i.png)');
   assert.equal(await plain.locator('h1, table, img').count(), 0);
   assert.match(await plain.textContent(), /^# not a heading\n\| not \| a table \|\n!no image$/);
+  await screenshot(bob.page, 'format-rendered');
   alice.assertClean();
   bob.assertClean();
 });
