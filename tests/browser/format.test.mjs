@@ -247,6 +247,8 @@ test('parsing and drawing a hostile 4,000-character message stays cheap', async 
 test('Shift+Enter makes a new line, Enter sends the lines, and a code block is previewed as it will look', async () => {
   const input = alice.page.getByLabel('Message', { exact: true });
   const preview = alice.page.locator('#composer-preview');
+  // Bob may see the last message before Alice's page has its ack: wait until nothing of hers is pending.
+  await alice.page.waitForFunction(() => document.querySelectorAll('#pending-list li').length === 0);
   const sentBefore = await bob.page.locator('#message-list li.msg').count();
   await input.click();
   await input.pressSequentially('first line');
@@ -275,7 +277,9 @@ test('Shift+Enter makes a new line, Enter sends the lines, and a code block is p
     await input.pressSequentially(line);
   }
   await preview.waitFor({ state: 'visible' });
-  assert.equal(await preview.locator('pre > code').textContent(), 'const tag = "<b>" + 1;');
+  // drawn at the next frame after the last key
+  await alice.page.waitForFunction(() => document.querySelector('#composer-preview pre > code')?.textContent === 'const tag = "<b>" + 1;');
+  assert.equal(await preview.locator('p:not(.composer-preview-title)').textContent(), 'Look:');
   assert.equal(await preview.locator('b').count(), 0);
   await screenshot(alice.page, 'format-code-preview');
   const count = await bob.page.locator('#message-list li.msg').count();
