@@ -81,3 +81,12 @@ export function rooms({ q = '', after = null, limit = null } = {}) {
 
 /** The caller's rooms, by name, with read state. @returns {Promise<MyRoom[]>} */
 export const myRooms = () => request('GET', '/api/me/rooms');
+
+// Personal access tokens (issue #11).
+/** @typedef {{ id: number, name: string, created_at: number, last_used_at: number | null }} TokenInfo */
+/** @param {string} name @returns {Promise<TokenInfo & { token: string }>} */
+export const createToken = (name) => request('POST', '/api/tokens', { name });
+/** @returns {Promise<TokenInfo[]>} */
+export const tokens = () => request('GET', '/api/tokens').then((r) => r.tokens);
+/** @param {number} id */
+export const revokeToken = (id) => request('DELETE', `/api/tokens/${id}`);
