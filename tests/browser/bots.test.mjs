@@ -1,6 +1,6 @@
 // Bots and integrations on the page (issue #11): the Tokens panel (create
 // with a name, the secret shown once with a copy button, the list, revoke)
-// and the "bot" badge on a webhook's message.
+// the room's Webhooks section, and the "bot" badge on a webhook's message.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -67,18 +67,20 @@ test('a guest has no Tokens panel', async () => {
   await close();
 });
 
-test('a webhook\'s message shows with a "bot" badge, a person\'s without', async () => {
+test('a webhook made in the room\'s panel posts with a "bot" badge, a person\'s message has none; revoked there', async () => {
   const { page, assertClean, close } = await openPage(env.browser, env.server.url);
   await registerViaUi(page, 'hookowner', 'correct-horse-battery');
   await joinRoom(page, 'deploys');
-  // The page's own session makes the webhook (same origin, its cookie).
-  const hook = await page.evaluate(async () => {
-    const res = await fetch('/api/rooms/deploys/webhooks', {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'deploybot' }),
-    });
-    return res.json();
-  });
-  assert.match(hook.url, /^\/hooks\/\d+\//);
+  // The room's Webhooks section (in the members panel) makes one.
+  await page.getByRole('button', { name: 'Webhooks' }).click();
+  await page.getByLabel("New webhook's name").fill('deploybot');
+  await page.locator('#webhook-form').getByRole('button', { name: 'Create' }).click();
+  const field = page.getByLabel('The URL of the webhook deploybot');
+  await field.waitFor();
+  const full = await field.inputValue();
+  assert.ok(full.startsWith(`${env.server.url}/hooks/`), full);
+  const hook = { url: full.slice(env.server.url.length) };
+  await page.locator('#webhook-list .token-item', { hasText: 'deploybot' }).waitFor();
   const posted = await call(hook.url, { method: 'POST', json: { text: 'v1.2.3 is live' } });
   assert.equal(posted.status, 201, JSON.stringify(posted.body));
 
@@ -94,6 +96,10 @@ test('a webhook\'s message shows with a "bot" badge, a person\'s without', async
   await mine.waitFor();
   assert.equal(await mine.locator('.tag-bot').count(), 0);
   await screenshot(page, 'bots-badge');
+
+  await page.getByRole('button', { name: 'Revoke the webhook deploybot' }).click();
+  await page.locator('#webhook-list .token-item').waitFor({ state: 'detached' });
+  assert.equal((await call(hook.url, { method: 'POST', json: { text: 'gone' } })).status, 404);
   assertClean();
   await close();
 });

@@ -14,6 +14,36 @@ function when(ms) {
   return ms === null ? 'never' : new Date(ms).toLocaleString();
 }
 
+/**
+ * A secret shown this once: a read-only field and a Copy button.
+ * @param {string} label the field's accessible name
+ * @param {string} secret
+ * @returns {HTMLElement[]}
+ */
+export function shownOnce(label, secret) {
+  const value = /** @type {HTMLInputElement} */ (el('input', {
+    className: 'token-value', readOnly: true, value: secret, 'aria-label': label,
+  }));
+  const copied = el('span', { className: 'small token-copied', role: 'status' });
+  const copy = el('button', {
+    type: 'button', className: 'btn btn-small',
+    onclick: async () => {
+      value.select();
+      try {
+        await navigator.clipboard.writeText(secret);
+        copied.textContent = 'Copied';
+      } catch {
+        copied.textContent = 'Selected: press Ctrl+C to copy';
+      }
+    },
+  }, 'Copy');
+  return [
+    el('p', { className: 'small' }, 'Copy it now: it is not shown again.'),
+    el('div', { className: 'token-secret-row' }, value, copy),
+    copied,
+  ];
+}
+
 /** Wires the panel; call once, for an account (not a guest). */
 export function createTokensPanel() {
   const toggle = /** @type {HTMLButtonElement} */ (byId('tokens-toggle'));
@@ -50,27 +80,9 @@ export function createTokensPanel() {
     }
   });
 
-  /** The new token's secret, this once, with a copy button. @param {string} name @param {string} token */
+  /** @param {string} name @param {string} token */
   function showSecret(name, token) {
-    const value = /** @type {HTMLInputElement} */ (el('input', {
-      className: 'token-value', readOnly: true, value: token, 'aria-label': `The token ${name}`,
-    }));
-    const copied = el('span', { className: 'small token-copied', role: 'status' });
-    const copy = el('button', {
-      type: 'button', className: 'btn btn-small',
-      onclick: async () => {
-        value.select();
-        try {
-          await navigator.clipboard.writeText(token);
-          copied.textContent = 'Copied';
-        } catch {
-          copied.textContent = 'Selected: press Ctrl+C to copy';
-        }
-      },
-    }, 'Copy');
-    secretBox.replaceChildren(
-      el('p', { className: 'small' }, 'Copy it now: it is not shown again.'),
-      el('div', { className: 'token-secret-row' }, value, copy), copied);
+    secretBox.replaceChildren(...shownOnce(`The token ${name}`, token));
   }
 
   async function refresh() {
