@@ -342,9 +342,9 @@ pub fn token_from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
     bearer_token(headers).or_else(|| token_from_cookie(headers))
 }
 
-/// The token of an `Authorization: Bearer` header. Unlike the cookie it is
-/// no ambient authority: a page of another site cannot make a browser
-/// send it, so a request that carries one needs no Origin check.
+/// The token of an `Authorization: Bearer` header. Unlike the cookie, no
+/// browser sends it by itself: a personal access token presented this way
+/// needs no Origin check (`http::same_origin`, `realtime::connect`).
 pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
     headers
         .get(axum::http::header::AUTHORIZATION)

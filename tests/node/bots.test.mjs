@@ -28,6 +28,7 @@ import {
   waitForDisconnect,
   PASSWORD,
 } from './helpers.mjs';
+import { startCluster } from './cluster.mjs';
 import { startServer } from './server.mjs';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -390,6 +391,30 @@ describe('incoming webhooks', () => {
     const a = await member(t, room);
     for (let i = 0; i < 20; i++) await newWebhook(a, room);
     assertError(await api(url, `/api/rooms/${room}/webhooks`, { json: { name: uname('h') }, token: a.token }), 409, 'too_many_webhooks');
+  });
+});
+
+describe('on several nodes', () => {
+  test('revoking a token on one node disconnects its socket on another; a webhook post on one reaches a member on another', async (t) => {
+    const cluster = await startCluster({ nodes: 2 });
+    t.after(() => cluster.dispose());
+    const [a, b] = cluster.nodes;
+    const owner = await register(a.url);
+    const made = await api(a.url, '/api/tokens', { json: { name: 'bot' }, token: owner.token });
+    assert.equal(made.status, 201, made.text);
+    const room = rname('hooknodes');
+    const onB = await connect(b.url, made.body.token, {}, t);
+    await ok(onB, 'join', { room });
+    const hook = await api(a.url, `/api/rooms/${room}/webhooks`, { json: { name: uname('n') }, token: owner.token });
+    assert.equal(hook.status, 201, hook.text);
+    const heard = waitFor(onB, 'message', (m) => m.room === room && m.author.bot, 10_000);
+    assert.equal((await api(a.url, hook.body.url, { json: { text: 'across nodes' } })).status, 201);
+    assert.equal((await heard).text, 'across nodes');
+
+    const gone = waitForDisconnect(onB, 10_000);
+    assert.equal((await api(a.url, `/api/tokens/${made.body.id}`, { method: 'DELETE', token: owner.token })).status, 204);
+    assert.equal(await gone, 'io server disconnect');
+    assertError(await api(b.url, '/api/me', { token: made.body.token }), 401, 'unauthorized');
   });
 });
 
