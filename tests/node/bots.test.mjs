@@ -157,6 +157,28 @@ describe('personal access tokens', () => {
     assert.equal((await api(url, '/api/me', { token })).status, 200);
   });
 
+  test('a token also works as a bearer header on the handshake', async (t) => {
+    const a = await register(url);
+    const { token } = await newToken(a);
+    const s = await connect(url, null, { extraHeaders: { authorization: `Bearer ${token}` } }, t);
+    await ok(s, 'join', { room: rname('hdr') });
+  });
+
+  test('logout with a token revokes it; a password reset ends every token and its sockets', async (t) => {
+    const a = await register(url);
+    const first = await newToken(a, 'one');
+    assert.equal((await api(url, '/api/auth/logout', { method: 'POST', token: first.token })).status, 204);
+    assertError(await api(url, '/api/me', { token: first.token }), 401, 'unauthorized');
+    assert.equal((await api(url, '/api/me', { token: a.token })).status, 200, 'the session stays');
+
+    const second = await newToken(a, 'two');
+    const s = await connect(url, second.token, {}, t);
+    const gone = waitForDisconnect(s, 10_000);
+    await adminOk(server.dataDir, ['reset-password', a.name], `${PASSWORD}-new\n`);
+    await gone;
+    assertError(await api(url, '/api/me', { token: second.token }), 401, 'unauthorized');
+  });
+
   test('bad tokens are refused over HTTP and Socket.IO alike', async () => {
     for (const token of ['bnt_', `bnt_${'A'.repeat(43)}`, 'bnt_garbage', `bnt_${'x'.repeat(5000)}`]) {
       assertError(await api(url, '/api/me', { token }), 401, 'unauthorized');
