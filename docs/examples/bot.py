@@ -19,7 +19,7 @@ How it stays correct across reconnects:
   work, so a handler never waits for an acknowledgement.
 - Every (re)connection joins the room again (a connection hears a room only
   after it joined it) and answers the commands it missed meanwhile: the
-  join ack's messages newer than the last one it saw.
+  room's history after the last message it saw.
 - Every answer carries a client_id made from the command's message id, so
   an answer resent after a lost ack is stored once (`duplicate: true`).
 - A disconnect by the server (e.g. the connection fell behind) is followed
@@ -42,6 +42,7 @@ TOKEN = os.environ.get("BANTER_TOKEN", "")
 ROOM = os.environ.get("BANTER_ROOM", "general")
 ACK_TIMEOUT_S = 10
 SEND_TRIES = 5
+MISSED_PAGES = 10
 
 ROLL = re.compile(r"^!roll\s+(\d*)d(\d+)\s*$")
 
@@ -134,13 +135,26 @@ class Bot:
             print(f"cannot join {ROOM}: {ack}", file=sys.stderr, flush=True)
             self.sio.disconnect()
             return
-        missed = ack["messages"]
         if self.last_seen is None:
             # A fresh start answers only what comes from now on.
-            self.last_seen = max((m["id"] for m in missed), default=0)
-        for message in missed:
-            self.on_message(message)
+            self.last_seen = max((m["id"] for m in ack["messages"]), default=0)
+        else:
+            for message in self.missed():
+                self.on_message(message)
         print(f"ready {ROOM}", flush=True)
+
+    def missed(self):
+        """What was said since the last message seen (protocol.md: rejoin,
+        then `history {after}`), a page of 100 at a time, at most 1000."""
+        after = self.last_seen
+        for _ in range(MISSED_PAGES):
+            ack = self.call("history", {"room": ROOM, "after": after, "limit": 100})
+            if not ack or not ack.get("ok"):
+                return
+            yield from ack["messages"]
+            if len(ack["messages"]) < 100:
+                return
+            after = ack["messages"][-1]["id"]
 
     def on_message(self, message):
         if message["room"] != ROOM or message["id"] <= (self.last_seen or 0):
