@@ -103,3 +103,29 @@ test('a webhook made in the room\'s panel posts with a "bot" badge, a person\'s 
   assertClean();
   await close();
 });
+
+test('behind the sample nginx site, a webhook posts through the proxy and its secret stays out of the access log', async (t) => {
+  const { api, connect, ok } = await import('../node/helpers.mjs');
+  const { startServer } = await import('./helpers.mjs');
+  const { behindNginx, freePort, startNginx } = await import('./nginx.mjs');
+  const httpsPort = await freePort();
+  const server = await startServer({ args: behindNginx(httpsPort) });
+  t.after(() => server.dispose());
+  const proxy = await startNginx({ httpsPort, upstreams: [new URL(server.url).host] });
+  t.after(() => proxy.dispose());
+
+  const owner = await api(server.url, '/api/auth/register', { json: { username: 'nginxhook', password: 'correct-horse-battery' } });
+  assert.equal(owner.status, 201, owner.text);
+  const socket = await connect(server.url, owner.body.token);
+  t.after(() => socket.close());
+  await ok(socket, 'join', { room: 'ops' });
+  const hook = await api(server.url, '/api/rooms/ops/webhooks', { json: { name: 'opsbot' }, token: owner.body.token });
+  assert.equal(hook.status, 201, hook.text);
+  const secret = hook.body.url.split('/').at(-1);
+
+  const posted = await api(proxy.url, hook.body.url, { json: { text: 'through nginx' }, request: { ca: proxy.ca } });
+  assert.equal(posted.status, 201, posted.text);
+  assert.equal(posted.body.message.author.bot, true);
+  const log = await proxy.waitForLog(new RegExp(`"POST /hooks/${hook.body.id}/\\[secret\\] HTTP/1\\.1" 201 `));
+  assert.ok(!log.includes(secret), 'the secret is not in the access log');
+});
