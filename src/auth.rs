@@ -4,8 +4,9 @@
 //! HTTP handlers and the Socket.IO connect middleware both come here; neither
 //! touches tokens or hashes themselves.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -66,6 +67,12 @@ pub fn user_channel(id: crate::users::UserId) -> String {
     format!("user:{id}")
 }
 
+/// The Socket.IO room holding every socket of the session (or personal
+/// access token) `id`.
+pub fn session_channel(id: i64) -> String {
+    format!("session:{id}")
+}
+
 /// Who is on the other end of a request or socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -79,7 +86,7 @@ impl Identity {
     /// The Socket.IO room holding every socket of this session, so that
     /// ending the session can disconnect them all (on any node).
     pub fn session_channel(&self) -> String {
-        format!("session:{}", self.session_id)
+        session_channel(self.session_id)
     }
 
     /// The Socket.IO room holding every socket of this user.
@@ -105,7 +112,13 @@ pub struct Auth {
     guests_allowed: bool,
     /// How long a ban also covers the banned user's addresses.
     ban_address_secs: u64,
+    /// When this node last recorded each personal access token's use.
+    token_uses: Arc<Mutex<HashMap<i64, i64>>>,
 }
+
+/// Tokens whose last use this node remembers; past it, it forgets them all
+/// (and writes each one's next use again).
+const TOKEN_USES_MAX: usize = 10_000;
 
 impl Auth {
     pub fn new(store: Arc<dyn Store>, guests_allowed: bool, ban_address_secs: u64) -> Self {
@@ -113,6 +126,7 @@ impl Auth {
             store,
             guests_allowed,
             ban_address_secs,
+            token_uses: Arc::default(),
         }
     }
 
@@ -198,11 +212,39 @@ impl Auth {
             .find_session(&hash_token(token), now_ms())
             .await?
             .ok_or(AuthError::Unauthorized)?;
+        if token.starts_with(crate::bots::TOKEN_PREFIX) {
+            self.token_used(session.id);
+        }
         Ok(Identity {
             admin: session.admin && !session.user.guest,
             user: session.user,
             session_id: session.id,
         })
+    }
+
+    /// Records a personal access token's use, at most once a minute per
+    /// node and off the request's path (issue #11).
+    fn token_used(&self, id: i64) {
+        let now = now_ms();
+        {
+            let mut uses = self.token_uses.lock().unwrap_or_else(|p| p.into_inner());
+            if uses
+                .get(&id)
+                .is_some_and(|&at| now - at < crate::bots::LAST_USED_EVERY_MS)
+            {
+                return;
+            }
+            if uses.len() >= TOKEN_USES_MAX {
+                uses.clear();
+            }
+            uses.insert(id, now);
+        }
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(err) = store.touch_token(id, now).await {
+                tracing::warn!(%err, "cannot record a token's use");
+            }
+        });
     }
 
     /// Ends the session behind a token; returns its identity.
@@ -245,7 +287,7 @@ pub fn address_ban_until(now: i64, secs: u64) -> i64 {
 }
 
 /// 256 random bits, base64url: unguessable, and safe in headers and cookies.
-fn new_token() -> String {
+pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
@@ -253,7 +295,7 @@ fn new_token() -> String {
 
 /// Tokens are random, so a fast hash suffices: it only stops a leaked
 /// database from being used to sign in.
-fn hash_token(token: &str) -> Vec<u8> {
+pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
@@ -297,12 +339,18 @@ fn dummy_hash() -> &'static str {
 /// The session token from an `Authorization: Bearer` header, or else from
 /// the session cookie.
 pub fn token_from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
-    let bearer = headers
+    bearer_token(headers).or_else(|| token_from_cookie(headers))
+}
+
+/// The token of an `Authorization: Bearer` header. Unlike the cookie, no
+/// browser sends it by itself: a personal access token presented this way
+/// needs no Origin check (`http::same_origin`, `realtime::connect`).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
-    bearer.or_else(|| token_from_cookie(headers))
+        .map(|t| t.trim().to_owned())
 }
 
 pub fn token_from_cookie(headers: &axum::http::HeaderMap) -> Option<String> {

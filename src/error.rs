@@ -60,6 +60,11 @@ pub enum Code {
     // Rooms people belong to (issue #10).
     RoomExists,
     InvalidTopic,
+    // Bots and integrations (issue #11).
+    AccountRequired,
+    TooManyTokens,
+    TooManyWebhooks,
+    InvalidTokenName,
 }
 
 impl Code {
@@ -69,14 +74,15 @@ impl Code {
         match self {
             InvalidPayload | InvalidJson | InvalidUsername | InvalidPassword | InvalidRoom
             | InvalidText | InvalidClientId | InvalidLimit | InvalidCursor | UnknownEvent
-            | InvalidEmoji | InvalidTopic => StatusCode::BAD_REQUEST,
+            | InvalidEmoji | InvalidTopic | InvalidTokenName => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
-            GuestsDisabled | Banned | Forbidden | ForbiddenOrigin | Muted | NotInRoom => {
-                StatusCode::FORBIDDEN
+            GuestsDisabled | Banned | Forbidden | ForbiddenOrigin | Muted | NotInRoom
+            | AccountRequired => StatusCode::FORBIDDEN,
+            NameTaken | TooManyReactions | RoomExists | TooManyTokens | TooManyWebhooks => {
+                StatusCode::CONFLICT
             }
-            NameTaken | TooManyReactions | RoomExists => StatusCode::CONFLICT,
             RoomNotFound | NotFound | MessageNotFound | UserNotFound | ReplyNotFound => {
                 StatusCode::NOT_FOUND
             }

@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bots;
 pub mod cli;
 pub mod client_ip;
 pub mod clock;

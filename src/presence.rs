@@ -469,6 +469,7 @@ mod tests {
             id,
             name: name.into(),
             guest: false,
+            bot: false,
         }
     }
 

@@ -16,6 +16,10 @@ pub struct User {
     pub name: String,
     /// Guests have a display name only and no password.
     pub guest: bool,
+    /// A webhook's user: it posts through its webhook and never signs in
+    /// (issue #11). `default`: a frame from a node that predates it.
+    #[serde(default)]
+    pub bot: bool,
 }
 
 /// Why a user name was refused.

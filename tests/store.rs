@@ -150,6 +150,7 @@ async fn a_failing_batch_stores_nothing_and_the_next_one_works(db: TestDb) {
         id: 999_999,
         name: "nobody".into(),
         guest: true,
+        bot: false,
     };
     // The second step breaks a foreign key: the first goes too.
     let steps = vec![

@@ -190,6 +190,7 @@ mod tests {
                 id: 3,
                 name: "ann".into(),
                 guest: true,
+                bot: false,
             },
             text: "hi \"there\"".into(),
             ts: 1_700_000_000_000,

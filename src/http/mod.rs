@@ -3,6 +3,7 @@
 
 mod assets;
 mod auth;
+mod bots;
 mod extract;
 mod rooms;
 mod same_origin;
@@ -13,7 +14,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::compression::CompressionLayer;
@@ -39,6 +40,15 @@ pub fn router(state: AppState) -> Router {
         .route("/session", get(auth::session))
         .route("/rooms", get(rooms::list))
         .route("/rooms/{room}/messages", get(rooms::messages))
+        // Bots and integrations (issue #11): tokens and webhooks.
+        .route("/tokens", post(bots::create_token).get(bots::list_tokens))
+        .route("/tokens/{id}", delete(bots::revoke_token))
+        .route(
+            "/rooms/{room}/webhooks",
+            post(bots::create_webhook).get(bots::list_webhooks),
+        )
+        .route("/webhooks/{id}", delete(bots::revoke_webhook))
+        // --- end of bots and integrations.
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -49,6 +59,9 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{build}/{*path}", get(assets::get))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        // Incoming webhooks (issue #11): the secret in the path is the
+        // authority, so no session and no Origin check.
+        .route("/hooks/{id}/{secret}", post(bots::post))
         .nest("/api", api)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(SetResponseHeaderLayer::overriding(

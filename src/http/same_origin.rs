@@ -9,15 +9,21 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
+use crate::auth::bearer_token;
 use crate::error::{Code, Failure};
 
 /// `Sec-Fetch-Site`, sent by current browsers on every request.
 const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
 /// Middleware: a POST, PUT, PATCH or DELETE from a foreign origin gets 403
-/// `forbidden_origin`; reads and requests from no browser pass.
+/// `forbidden_origin`; reads, requests from no browser, and requests
+/// authorized by a personal access token in the `Authorization` header
+/// (no ambient authority: no browser sends one by itself) pass.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if is_safe(request.method()) || allowed(&state, request.headers()) {
+    if is_safe(request.method())
+        || personal_token(request.headers())
+        || allowed(&state, request.headers())
+    {
         return next.run(request).await;
     }
     let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
@@ -32,6 +38,12 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         "requests from this origin are not allowed",
     )
     .into_response()
+}
+
+/// Whether the bearer token (which decides over the cookie) is a personal
+/// access token (issue #11).
+fn personal_token(headers: &HeaderMap) -> bool {
+    bearer_token(headers).is_some_and(|t| t.starts_with(crate::bots::TOKEN_PREFIX))
 }
 
 fn is_safe(method: &Method) -> bool {

@@ -19,7 +19,7 @@ use super::relay::{self, Relay};
 use super::sequencer::{self, Queue};
 use super::{Adapter, Connection, Place, Slot, SocketIo, SocketRef, delivery, inbox};
 use crate::app::Core;
-use crate::auth::{AuthError, Identity, token_from_headers};
+use crate::auth::{AuthError, Identity, bearer_token, token_from_cookie};
 use crate::error::error_chain;
 
 /// Why a socket was not let in; the message is what the client's
@@ -127,7 +127,19 @@ async fn authenticate(
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    if !core.origins.allows(header(ORIGIN), header(HOST)) {
+    // A personal access token given explicitly (the `auth` payload or a
+    // bearer header) is no ambient authority: no browser holds one in a
+    // cookie, and a page of another site cannot make a browser send it.
+    // So a bot needs no allowed Origin (some clients send one of their
+    // own). Sessions, which browsers hold, keep the check.
+    let from_auth = auth
+        .ok()
+        .and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| bearer_token(&parts.headers));
+    let personal = from_auth
+        .as_deref()
+        .is_some_and(|t| t.starts_with(crate::bots::TOKEN_PREFIX));
+    if !personal && !core.origins.allows(header(ORIGIN), header(HOST)) {
         tracing::info!(origin = ?header(ORIGIN), "refused a socket from a foreign origin");
         return Err(ConnectError::ForbiddenOrigin);
     }
@@ -143,11 +155,8 @@ async fn authenticate(
         .get::<Arc<Place>>()
         .cloned()
         .ok_or(ConnectError::TooManyConnections)?;
-    let from_auth = auth
-        .ok()
-        .and_then(|a| a.get("token").and_then(Value::as_str).map(str::to_owned));
     let token = from_auth
-        .or_else(|| token_from_headers(&parts.headers))
+        .or_else(|| token_from_cookie(&parts.headers))
         .ok_or(ConnectError::Unauthorized)?;
     let identity = core.auth.authenticate(&token).await.map_err(|err| {
         if !matches!(err, AuthError::Unauthorized) {

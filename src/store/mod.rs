@@ -17,6 +17,7 @@ pub mod retention;
 mod shared;
 mod sqlite;
 pub mod sweeps;
+pub mod tokens;
 pub mod transfer;
 mod writer;
 
@@ -490,6 +491,61 @@ pub trait Store: Send + Sync + 'static {
         let (pool, _) = self.sweeps();
         Ok(guests::sweep(&pool, now, grace, || async { true }).await?)
     }
+
+    // --- Bots and integrations (issue #11): personal access tokens and
+    // webhooks. The same SQL on both backends, on the pool (`tokens.rs`).
+
+    /// Stores a personal access token (a named session that lasts until
+    /// revoked); `None` if the user holds `bots::MAX_TOKENS` already.
+    async fn create_token(
+        &self,
+        token: &tokens::NewToken<'_>,
+    ) -> Result<Option<crate::bots::TokenInfo>, StoreError> {
+        tokens::create_token(&self.sweeps().0, token).await
+    }
+    /// The user's tokens, oldest first, without secrets.
+    async fn tokens_of(&self, user: UserId) -> Result<Vec<crate::bots::TokenInfo>, StoreError> {
+        tokens::tokens_of(&self.sweeps().0, user).await
+    }
+    /// Revokes one of the user's tokens (every node disconnects its
+    /// sockets); whether there was one.
+    async fn delete_token(&self, user: UserId, id: i64) -> Result<bool, StoreError> {
+        tokens::delete_token(&self.sweeps().0, user, id).await
+    }
+    /// Records when a token (session `id`) was last used.
+    async fn touch_token(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        tokens::touch_token(&self.sweeps().0, id, now).await
+    }
+    /// Creates a webhook and the bot user it posts as; its id, or `None` if
+    /// the room has `bots::MAX_WEBHOOKS`. `RoomNotFound`, `NameTaken`.
+    async fn create_webhook(
+        &self,
+        hook: &tokens::NewWebhook<'_>,
+    ) -> Result<Option<i64>, StoreError> {
+        tokens::create_webhook(&self.sweeps().0, hook).await
+    }
+    /// The webhook with this id.
+    async fn find_webhook(&self, id: i64) -> Result<Option<crate::bots::Webhook>, StoreError> {
+        tokens::find_webhook(&self.sweeps().0, id).await
+    }
+    /// A room's webhooks, oldest first.
+    async fn webhooks_of(&self, room: &RoomName) -> Result<Vec<crate::bots::Webhook>, StoreError> {
+        tokens::webhooks_of(&self.sweeps().0, room).await
+    }
+    /// The webhook this id and secret hash open, if it may post now.
+    async fn webhook_to_post(
+        &self,
+        id: i64,
+        secret_hash: &[u8],
+    ) -> Result<Option<crate::bots::Webhook>, StoreError> {
+        tokens::webhook_to_post(&self.sweeps().0, id, secret_hash).await
+    }
+    /// Revokes a webhook (its bot stays); whether there was one.
+    async fn delete_webhook(&self, id: i64) -> Result<bool, StoreError> {
+        tokens::delete_webhook(&self.sweeps().0, id).await
+    }
+
+    // --- end of bots and integrations.
 }
 
 #[cfg(test)]

@@ -364,6 +364,7 @@ async fn create_guest(
         id,
         name: name.as_str().to_owned(),
         guest: true,
+        bot: false,
     };
     Ok(Ok((user, session)))
 }

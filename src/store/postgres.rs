@@ -106,7 +106,7 @@ pub(super) async fn migrate(conn: &mut sqlx::PgConnection) -> Result<(), StoreEr
 /// Lets go of a name held by a guest who no longer needs it: no live
 /// session, not banned, not muted anywhere. The first half of a claim; the
 /// unique index on `name_hold` decides the second.
-const RELEASE_NAME: &str = "UPDATE users SET name_hold = NULL \
+pub(super) const RELEASE_NAME: &str = "UPDATE users SET name_hold = NULL \
      WHERE name_hold = $1 AND password_hash IS NULL AND banned_at IS NULL \
      AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = users.id AND s.expires_at > $2) \
      AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.user_id = users.id AND m.until > $2)";
@@ -122,7 +122,7 @@ const CREATE_ACCOUNT: &str = "INSERT INTO users (name, name_key, name_hold, pass
 pub(super) const CREATE_SESSION: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, address) \
      VALUES ($1, $2, $3, $4, $5) RETURNING id";
 
-const FIND_SESSION: &str = "SELECT s.id, u.id, u.name, (u.password_hash IS NULL), u.is_admin \
+const FIND_SESSION: &str = "SELECT s.id, u.id, u.name, (u.password_hash IS NULL), u.is_admin, u.is_bot \
      FROM sessions s JOIN users u ON u.id = s.user_id \
      WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.banned_at IS NULL";
 
@@ -174,6 +174,7 @@ impl Store for PgStore {
                 id,
                 name: name.as_str().to_owned(),
                 guest: false,
+                bot: false,
             },
             password_hash: password_hash.to_owned(),
             admin,
@@ -196,6 +197,7 @@ impl Store for PgStore {
             id,
             name: name.as_str().to_owned(),
             guest: true,
+            bot: false,
         })
     }
 
@@ -220,7 +222,7 @@ impl Store for PgStore {
     async fn find_account(&self, name: &Username) -> Result<Option<Account>, StoreError> {
         let row: Option<(i64, String, String, bool, bool)> = sqlx::query_as(
             "SELECT id, name, password_hash, is_admin, banned_at IS NOT NULL FROM users \
-             WHERE name_key = $1 AND password_hash IS NOT NULL",
+             WHERE name_key = $1 AND password_hash IS NOT NULL AND NOT is_bot",
         )
         .bind(name.key())
         .fetch_optional(&self.pool)
@@ -230,6 +232,7 @@ impl Store for PgStore {
                 id,
                 name,
                 guest: false,
+                bot: false,
             },
             password_hash,
             admin,
@@ -238,24 +241,35 @@ impl Store for PgStore {
     }
 
     async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let row: Option<(i64, String, bool)> =
-            sqlx::query_as("SELECT id, name, password_hash IS NULL FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(id, name, guest)| User { id, name, guest }))
+        let row: Option<(i64, String, bool, bool)> = sqlx::query_as(
+            "SELECT id, name, password_hash IS NULL, is_bot FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, name, guest, bot)| User {
+            id,
+            name,
+            guest,
+            bot,
+        }))
     }
 
     async fn find_user_by_name(&self, name: &Username) -> Result<Option<User>, StoreError> {
-        let row: Option<(i64, String, bool)> = sqlx::query_as(
-            "SELECT id, name, password_hash IS NULL FROM users WHERE name_key = $1 \
+        let row: Option<(i64, String, bool, bool)> = sqlx::query_as(
+            "SELECT id, name, password_hash IS NULL, is_bot FROM users WHERE name_key = $1 \
              AND removed_at IS NULL \
              ORDER BY (name_hold IS NOT NULL) DESC, (password_hash IS NOT NULL) DESC, id DESC LIMIT 1",
         )
         .bind(name.key())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(id, name, guest)| User { id, name, guest }))
+        Ok(row.map(|(id, name, guest, bot)| User {
+            id,
+            name,
+            guest,
+            bot,
+        }))
     }
 
     async fn ban_user(&self, id: UserId, now: i64, address_until: i64) -> Result<(), StoreError> {
@@ -316,7 +330,7 @@ impl Store for PgStore {
 
     async fn set_admin(&self, id: UserId, admin: bool) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE users SET is_admin = $2 WHERE id = $1 AND password_hash IS NOT NULL",
+            "UPDATE users SET is_admin = $2 WHERE id = $1 AND password_hash IS NOT NULL AND NOT is_bot",
         )
         .bind(id)
         .bind(admin)
@@ -333,7 +347,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         let done = sqlx::query(
-            "UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash IS NOT NULL",
+            "UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash IS NOT NULL AND NOT is_bot",
         )
         .bind(id)
         .bind(password_hash)
@@ -441,17 +455,18 @@ impl Store for PgStore {
         token_hash: &[u8],
         now: i64,
     ) -> Result<Option<Session>, StoreError> {
-        let row: Option<(i64, i64, String, bool, bool)> = sqlx::query_as(FIND_SESSION)
+        let row: Option<(i64, i64, String, bool, bool, bool)> = sqlx::query_as(FIND_SESSION)
             .bind(token_hash)
             .bind(now)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|(id, user, name, guest, admin)| Session {
+        Ok(row.map(|(id, user, name, guest, admin, bot)| Session {
             id,
             user: User {
                 id: user,
                 name,
                 guest,
+                bot,
             },
             admin,
         }))

@@ -15,7 +15,7 @@ use crate::users::{User, UserId, Username};
 /// The columns of a message as clients see it; a query adds its `WHERE`.
 pub(super) const MESSAGE_COLUMNS: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
      (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id, \
-     m.edited_at, m.reply_to, m.mentions_room \
+     m.edited_at, m.reply_to, m.mentions_room, u.is_bot AS author_bot \
      FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.author_id";
 
 /// One row of the message query, before it is shaped for clients.
@@ -32,6 +32,7 @@ pub(super) struct MessageRow {
     edited_at: Option<i64>,
     reply_to: Option<i64>,
     mentions_room: bool,
+    author_bot: bool,
 }
 
 impl From<MessageRow> for Message {
@@ -43,6 +44,7 @@ impl From<MessageRow> for Message {
                 id: row.author_id,
                 name: row.author_name,
                 guest: row.author_guest,
+                bot: row.author_bot,
             },
             text: row.text,
             ts: row.created_at,

@@ -166,7 +166,7 @@ const CREATE_ACCOUNT: &str = "INSERT INTO users (name, name_key, name_hold, pass
 pub(super) const CREATE_SESSION: &str = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, address) \
      VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id";
 
-const FIND_SESSION: &str = "SELECT s.id, u.id, u.name, (u.password_hash IS NULL), u.is_admin \
+const FIND_SESSION: &str = "SELECT s.id, u.id, u.name, (u.password_hash IS NULL), u.is_admin, u.is_bot \
      FROM sessions s JOIN users u ON u.id = s.user_id \
      WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.banned_at IS NULL";
 
@@ -217,6 +217,7 @@ impl Store for SqliteStore {
                 id,
                 name: name.as_str().to_owned(),
                 guest: false,
+                bot: false,
             },
             password_hash: password_hash.to_owned(),
             admin,
@@ -239,6 +240,7 @@ impl Store for SqliteStore {
             id,
             name: name.as_str().to_owned(),
             guest: true,
+            bot: false,
         })
     }
 
@@ -263,7 +265,7 @@ impl Store for SqliteStore {
     async fn find_account(&self, name: &Username) -> Result<Option<Account>, StoreError> {
         let row: Option<(i64, String, String, bool, bool)> = sqlx::query_as(
             "SELECT id, name, password_hash, is_admin, banned_at IS NOT NULL FROM users \
-             WHERE name_key = ?1 AND password_hash IS NOT NULL",
+             WHERE name_key = ?1 AND password_hash IS NOT NULL AND NOT is_bot",
         )
         .bind(name.key())
         .fetch_optional(&self.pool)
@@ -273,6 +275,7 @@ impl Store for SqliteStore {
                 id,
                 name,
                 guest: false,
+                bot: false,
             },
             password_hash,
             admin,
@@ -281,24 +284,35 @@ impl Store for SqliteStore {
     }
 
     async fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        let row: Option<(i64, String, bool)> =
-            sqlx::query_as("SELECT id, name, password_hash IS NULL FROM users WHERE id = ?1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(id, name, guest)| User { id, name, guest }))
+        let row: Option<(i64, String, bool, bool)> = sqlx::query_as(
+            "SELECT id, name, password_hash IS NULL, is_bot FROM users WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, name, guest, bot)| User {
+            id,
+            name,
+            guest,
+            bot,
+        }))
     }
 
     async fn find_user_by_name(&self, name: &Username) -> Result<Option<User>, StoreError> {
-        let row: Option<(i64, String, bool)> = sqlx::query_as(
-            "SELECT id, name, password_hash IS NULL FROM users WHERE name_key = ?1 \
+        let row: Option<(i64, String, bool, bool)> = sqlx::query_as(
+            "SELECT id, name, password_hash IS NULL, is_bot FROM users WHERE name_key = ?1 \
              AND removed_at IS NULL \
              ORDER BY (name_hold IS NOT NULL) DESC, (password_hash IS NOT NULL) DESC, id DESC LIMIT 1",
         )
         .bind(name.key())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(id, name, guest)| User { id, name, guest }))
+        Ok(row.map(|(id, name, guest, bot)| User {
+            id,
+            name,
+            guest,
+            bot,
+        }))
     }
 
     async fn ban_user(&self, id: UserId, now: i64, address_until: i64) -> Result<(), StoreError> {
@@ -357,7 +371,7 @@ impl Store for SqliteStore {
 
     async fn set_admin(&self, id: UserId, admin: bool) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE users SET is_admin = ?2 WHERE id = ?1 AND password_hash IS NOT NULL",
+            "UPDATE users SET is_admin = ?2 WHERE id = ?1 AND password_hash IS NOT NULL AND NOT is_bot",
         )
         .bind(id)
         .bind(admin)
@@ -369,7 +383,7 @@ impl Store for SqliteStore {
     async fn set_password(&self, id: UserId, password_hash: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE users SET password_hash = ?2 WHERE id = ?1 AND password_hash IS NOT NULL",
+            "UPDATE users SET password_hash = ?2 WHERE id = ?1 AND password_hash IS NOT NULL AND NOT is_bot",
         )
         .bind(id)
         .bind(password_hash)
@@ -491,6 +505,7 @@ impl Store for SqliteStore {
                                 id: row.get(1)?,
                                 name: row.get(2)?,
                                 guest: row.get(3)?,
+                                bot: row.get(5)?,
                             },
                             admin: row.get(4)?,
                         })

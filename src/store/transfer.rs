@@ -43,7 +43,7 @@ use sqlx::{Connection, Postgres, QueryBuilder};
 use super::{Backend, StoreError};
 
 /// Rows per batch (and per transaction on the target). Under PostgreSQL's
-/// 65,535 parameters for the widest table (users: 10 columns).
+/// 65,535 parameters for the widest table (users: 11 columns).
 pub const BATCH: usize = 1000;
 
 /// How long the source waits for a lock before giving up.
@@ -188,6 +188,7 @@ pub const TABLES: &[Table] = &[
             ("name_hold", Text),
             ("left_at", Int),
             ("removed_at", Int),
+            ("is_bot", Bool),
         ],
         key: Key::Id,
     },
@@ -200,6 +201,8 @@ pub const TABLES: &[Table] = &[
             ("created_at", Int),
             ("expires_at", Int),
             ("address", Text),
+            ("token_name", Text),
+            ("last_used_at", Int),
         ],
         key: Key::Id,
     },
@@ -275,6 +278,19 @@ pub const TABLES: &[Table] = &[
             ("created_at", Int),
         ],
         key: Key::Whole(3),
+    },
+    // Bots and integrations (issue #11).
+    Table {
+        name: "webhooks",
+        columns: &[
+            ("id", Int),
+            ("room_id", Int),
+            ("bot_id", Int),
+            ("creator_id", Int),
+            ("secret_hash", Bytes),
+            ("created_at", Int),
+        ],
+        key: Key::Id,
     },
 ];
 

@@ -345,6 +345,7 @@ fn create_guest(
         id,
         name: name.as_str().to_owned(),
         guest: true,
+        bot: false,
     };
     Ok(Ok((user, session)))
 }
@@ -444,6 +445,7 @@ fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
             id: row.get(2)?,
             name: row.get(3)?,
             guest: row.get(4)?,
+            bot: row.get(11)?,
         },
         text: row.get(5)?,
         ts: row.get(6)?,

@@ -154,9 +154,11 @@ export function sessionCookie(res) {
   return setCookies(res).find((c) => /^\s*banter_session=/.test(c));
 }
 
-export function assertUser(user, { name, guest } = {}) {
+export function assertUser(user, { name, guest, bot } = {}) {
   assert.ok(user && typeof user === 'object', `user is an object: ${JSON.stringify(user)}`);
-  assert.deepEqual(Object.keys(user).sort(), ['guest', 'id', 'name'], `User is {id, name, guest}: ${JSON.stringify(user)}`);
+  assert.deepEqual(Object.keys(user).sort(), ['bot', 'guest', 'id', 'name'], `User is {id, name, guest, bot}: ${JSON.stringify(user)}`);
+  assert.equal(typeof user.bot, 'boolean');
+  if (bot !== undefined) assert.equal(user.bot, bot);
   assert.ok(Number.isSafeInteger(user.id) && user.id > 0, `user.id is a positive integer: ${JSON.stringify(user)}`);
   assert.equal(typeof user.name, 'string');
   assert.equal(typeof user.guest, 'boolean');

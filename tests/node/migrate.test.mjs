@@ -47,8 +47,8 @@ const SERVER_ARGS = ['--guest-grace-secs', '1', '--trusted-proxies', '127.0.0.1'
 // Every table, its key, and how each side shows a column so that the two
 // read alike (SQLite keeps is_admin as 0/1 and token_hash as a BLOB).
 const TABLES = {
-  users: ['id', 'name, name_key, password_hash, created_at, is_admin, banned_at, name_hold, left_at, removed_at'],
-  sessions: ['id', 'token_hash, user_id, created_at, expires_at, address'],
+  users: ['id', 'name, name_key, password_hash, created_at, is_admin, banned_at, name_hold, left_at, removed_at, is_bot'],
+  sessions: ['id', 'token_hash, user_id, created_at, expires_at, address, token_name, last_used_at'],
   rooms: ['id', 'name, topic, created_at, kind'],
   memberships: ['room_id, user_id', 'joined_at, last_read, notify'],
   mutes: ['room_id, user_id', 'until'],
@@ -57,8 +57,9 @@ const TABLES = {
   messages: ['id', 'room_id, author_id, text, client_id, created_at, deleted_at, edited_at, reply_to, mentions_room'],
   message_mentions: ['message_id, user_id', ''],
   reactions: ['message_id, user_id, emoji', 'created_at'],
+  webhooks: ['id', 'room_id, bot_id, creator_id, secret_hash, created_at'],
 };
-const IDENTITY_TABLES = ['users', 'sessions', 'rooms', 'revocations', 'messages'];
+const IDENTITY_TABLES = ['users', 'sessions', 'rooms', 'revocations', 'messages', 'webhooks'];
 
 function run(cmd, args) {
   return new Promise((resolve, reject) => {
@@ -91,7 +92,9 @@ async function pgJson(schema, sql) {
 /** One table of the SQLite file, in key order. */
 function dumpSqlite(db, table) {
   const [key, rest] = TABLES[table];
-  const cols = [key, rest].filter(Boolean).join(', ').replace('token_hash', 'lower(hex(token_hash)) AS token_hash');
+  const cols = [key, rest].filter(Boolean).join(', ')
+    .replace('token_hash', 'lower(hex(token_hash)) AS token_hash')
+    .replace('secret_hash', 'lower(hex(secret_hash)) AS secret_hash');
   return sq(db, `SELECT ${cols} FROM ${table} ORDER BY ${key}`);
 }
 
@@ -100,7 +103,9 @@ function dumpPostgres(schema, table) {
   const [key, rest] = TABLES[table];
   const cols = [key, rest].filter(Boolean).join(', ')
     .replace('token_hash', "encode(token_hash, 'hex') AS token_hash")
+    .replace('secret_hash', "encode(secret_hash, 'hex') AS secret_hash")
     .replace('is_admin', 'is_admin::int AS is_admin')
+    .replace('is_bot', 'is_bot::int AS is_bot')
     .replace('mentions_room', 'mentions_room::int AS mentions_room');
   const order = key.replace('address', 'address COLLATE "C"');
   return pgJson(schema, `SELECT coalesce(json_agg(t), '[]') FROM (SELECT ${cols} FROM ${table} ORDER BY ${order}) t`);
@@ -306,6 +311,11 @@ describe('banter migrate-data', { skip, timeout: 600_000 }, () => {
       await ok(aliceSocket, 'notify', { room: rooms.a, level: 'all' });
       await ok(bossSocket, 'mute', { room: rooms.b, user_id: bob.user.id, minutes: 60 });
       await ok(bossSocket, 'ban', { user_id: carol.user.id });
+      // Bots and integrations (issue #11): a token and a webhook with its bot.
+      const made = await api(url, '/api/tokens', { json: { name: 'migrated' }, token: alice.token });
+      assert.equal(made.status, 201, made.text);
+      const hook = await api(url, `/api/rooms/${rooms.a}/webhooks`, { json: { name: uname('hook') }, token: alice.token });
+      assert.equal(hook.status, 201, hook.text);
       for (const s of sockets.values()) s.close();
 
       // A guest who wrote and left stays as a name; one who wrote nothing

@@ -81,3 +81,25 @@ export function rooms({ q = '', after = null, limit = null } = {}) {
 
 /** The caller's rooms, by name, with read state. @returns {Promise<MyRoom[]>} */
 export const myRooms = () => request('GET', '/api/me/rooms');
+
+// Personal access tokens (issue #11).
+/** @typedef {{ id: number, name: string, created_at: number, last_used_at: number | null }} TokenInfo */
+/** @param {string} name @returns {Promise<TokenInfo & { token: string }>} */
+export const createToken = (name) => request('POST', '/api/tokens', { name });
+/** @returns {Promise<TokenInfo[]>} */
+export const tokens = () => request('GET', '/api/tokens').then((r) => r.tokens);
+/** @param {number} id */
+export const revokeToken = (id) => request('DELETE', `/api/tokens/${id}`);
+
+// Incoming webhooks (issue #11).
+/**
+ * @typedef {{ id: number, name: string, room: string, bot: User, created_by: User, created_at: number }} WebhookInfo
+ */
+/** @param {string} room @param {string} name @returns {Promise<WebhookInfo & { url: string }>} */
+export const createWebhook = (room, name) =>
+  request('POST', `/api/rooms/${encodeURIComponent(room)}/webhooks`, { name });
+/** @param {string} room @returns {Promise<WebhookInfo[]>} */
+export const webhooks = (room) =>
+  request('GET', `/api/rooms/${encodeURIComponent(room)}/webhooks`).then((r) => r.webhooks);
+/** @param {number} id */
+export const revokeWebhook = (id) => request('DELETE', `/api/webhooks/${id}`);

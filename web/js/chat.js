@@ -27,6 +27,8 @@ import { createMessagesView } from './views/messages.js';
 import { createNotifyLevel } from './views/notify-level.js';
 import { createRoomsView } from './views/rooms.js';
 import { createStatusView } from './views/status.js';
+import { createTokensPanel } from './views/tokens.js';
+import { createWebhooksView } from './views/webhooks.js';
 
 /**
  * @typedef {import('./state.js').User} User
@@ -109,6 +111,10 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     if (change.type === 'rooms' || change.type === 'open') save();
   });
   byId('logout').addEventListener('click', () => signOut(''));
+  if (!store.me.guest) {
+    createTokensPanel();
+    createWebhooksView(store, { admin });
+  }
   loadRooms();
 
   // The rooms are the server's, the same on every device; the list saved

@@ -6,7 +6,7 @@
 
 /**
  * The shapes of docs/protocol.md, as the page uses them.
- * @typedef {{ id: number, name: string, guest?: boolean }} User
+ * @typedef {{ id: number, name: string, guest?: boolean, bot?: boolean }} User
  * @typedef {{ emoji: string, count: number, user_ids: number[] }} Reaction
  * @typedef {{ id: number, room: string, author: User, text: string, ts: number, client_id?: string,
  *   edited_at?: number | null, reply_to?: number | null, mentions?: number[], mentions_room?: boolean,

@@ -79,6 +79,7 @@ export function createMessageList(list, { me, canDelete, actions, extras, divide
       el('div', { className: 'msg-meta' },
         el('span', { className: 'msg-author' }, msg.author.name),
         msg.author.guest ? el('span', { className: 'tag' }, 'guest') : null,
+        msg.author.bot ? el('span', { className: 'tag tag-bot', title: 'posted by a webhook' }, 'bot') : null,
         el('time', { className: 'msg-time', dateTime: iso, title: formatFull(msg.ts) }, formatTime(msg.ts))),
       extras.quote(msg),
       el('div', { className: 'msg-text' }, formatMessage(msg.text, me.name, msg.edited_at ? [' ', extras.edited(msg)] : [])),
