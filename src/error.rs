@@ -60,6 +60,9 @@ pub enum Code {
     // Rooms people belong to (issue #10).
     RoomExists,
     InvalidTopic,
+    // Files and images (issue #11).
+    FileTooLarge,
+    TooManyFiles,
 }
 
 impl Code {
@@ -71,7 +74,8 @@ impl Code {
             | InvalidText | InvalidClientId | InvalidLimit | InvalidCursor | UnknownEvent
             | InvalidEmoji | InvalidTopic => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            PayloadTooLarge | FileTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            TooManyFiles => StatusCode::BAD_REQUEST,
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
             GuestsDisabled | Banned | Forbidden | ForbiddenOrigin | Muted | NotInRoom => {
                 StatusCode::FORBIDDEN

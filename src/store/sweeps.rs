@@ -21,6 +21,7 @@ macro_rules! on_pool {
         }
     };
 }
+pub(super) use on_pool;
 
 impl SweepPool {
     /// Runs the statements in order, each with the same parameters, in one
