@@ -15,6 +15,7 @@
 
 import { el } from '../dom.js';
 import { avatar, formatDay, formatFull, formatTime, richText, startOfDay } from '../format.js';
+import { attachmentsOf } from './attachments.js';
 
 const GROUP_GAP_MS = 5 * 60_000;
 
@@ -79,7 +80,10 @@ export function createMessageList(list, { me, canDelete, actions, extras, divide
         msg.author.guest ? el('span', { className: 'tag' }, 'guest') : null,
         el('time', { className: 'msg-time', dateTime: iso, title: formatFull(msg.ts) }, formatTime(msg.ts))),
       extras.quote(msg),
-      el('div', { className: 'msg-text' }, richText(msg.text, me.name), msg.edited_at ? [' ', extras.edited(msg)] : null),
+      msg.text || msg.edited_at || !msg.attachments?.length
+        ? el('div', { className: 'msg-text' }, richText(msg.text, me.name), msg.edited_at ? [' ', extras.edited(msg)] : null)
+        : null,
+      attachmentsOf(msg),
       extras.reactions(msg),
       extras.picker(msg)),
     el('div', { className: 'msg-bar' }, extras.tools(msg), canDelete(msg) ? actions.render(msg) : null));
