@@ -1,16 +1,17 @@
 -- Files and images (issue #11): the files attached to messages. The same
 -- table as SQLite's (migrations/sqlite/20261203000002_uploads.sql, where
--- each column is explained).
+-- each column is explained). Every integer is a BIGINT, as SQLite's are
+-- (`banter migrate-data` moves the rows as they are).
 CREATE TABLE attachments (
     id           TEXT    PRIMARY KEY,
     message_id   BIGINT,
-    position     INTEGER NOT NULL DEFAULT 0,
+    position     BIGINT  NOT NULL DEFAULT 0,
     uploader_id  BIGINT  NOT NULL,
     name         TEXT    NOT NULL,
     size         BIGINT  NOT NULL,
     mime         TEXT    NOT NULL,
-    width        INTEGER,
-    height       INTEGER,
+    width        BIGINT,
+    height       BIGINT,
     thumb        TEXT,
     created_at   BIGINT  NOT NULL,
     remove_after BIGINT,

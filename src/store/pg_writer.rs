@@ -349,7 +349,7 @@ async fn attach(
     for (position, file) in new.attachments.iter().enumerate() {
         let done = sqlx::query(PG_ATTACH)
             .bind(id)
-            .bind(i32::try_from(position).unwrap_or(i32::MAX))
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
             .bind(&file.id)
             .bind(new.author.id)
             .execute(&mut **tx)

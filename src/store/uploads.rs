@@ -60,15 +60,15 @@ struct AttachmentRow {
     name: String,
     size: i64,
     mime: String,
-    width: Option<i32>,
-    height: Option<i32>,
+    width: Option<i64>,
+    height: Option<i64>,
     thumb: Option<String>,
     room: Option<String>,
 }
 
 impl AttachmentRow {
     fn attachment(&self) -> Attachment {
-        let pixels = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
+        let pixels = |n: Option<i64>| n.and_then(|n| u32::try_from(n).ok());
         Attachment {
             id: self.id.clone(),
             name: self.name.clone(),
@@ -137,7 +137,7 @@ pub async fn reserve(pool: &SweepPool, rows: &[Reservation]) -> Result<(), Store
         let mut tx = p.begin().await?;
         for row in rows {
             let file = &row.attachment;
-            let pixels = |n: Option<u32>| n.and_then(|n| i32::try_from(n).ok());
+            let pixels = |n: Option<u32>| n.map(i64::from);
             sqlx::query(RESERVE)
                 .bind(&file.id)
                 .bind(row.uploader)
