@@ -102,6 +102,38 @@ test('a file attached with the button is a download link in the other browser th
   await ben.close();
 });
 
+test('files dropped on the conversation are uploaded, with a progress bar while they go', async () => {
+  const { ana, ben } = await twoInARoom('drops');
+  // Note every value the progress bar takes.
+  await ana.page.evaluate(() => {
+    const bar = /** @type {HTMLProgressElement} */ (document.getElementById('upload-progress'));
+    const seen = [];
+    Object.assign(window, { progressSeen: seen });
+    new MutationObserver(() => {
+      if (!bar.hidden && !bar.closest('[hidden]')) seen.push(bar.value);
+    }).observe(document.getElementById('upload-status'), { attributes: true, subtree: true });
+    setInterval(() => { if (!bar.closest('[hidden]')) seen.push(bar.value); }, 5);
+  });
+  await ana.page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(['a'.repeat(2 * 1024 * 1024)], 'big-notes.txt', { type: 'text/plain' }));
+    data.items.add(new File(['second'], 'second.txt', { type: 'text/plain' }));
+    const target = /** @type {HTMLElement} */ (document.getElementById('messages'));
+    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+    target.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  });
+  const links = ben.page.locator('#message-list li.msg a.attachment-file');
+  await links.nth(1).waitFor();
+  assert.deepEqual(await ben.page.locator('#message-list .attachment-name').allTextContents(), ['big-notes.txt', 'second.txt']);
+  await ana.page.locator('#upload-status').waitFor({ state: 'hidden' });
+  const seen = await ana.page.evaluate(() => /** @type {any} */ (window).progressSeen);
+  assert.ok(seen.length > 0, 'the progress bar was shown');
+  ana.assertClean();
+  ben.assertClean();
+  await ana.close();
+  await ben.close();
+});
+
 test('a file over the limit is refused in the page with the reason, and nothing is posted', async () => {
   const { ana, ben } = await twoInARoom('toobig');
   ana.expectConsoleError(/\/uploads$/, /413/);

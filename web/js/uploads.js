@@ -63,3 +63,14 @@ export function formatSize(bytes) {
   }
   return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
+
+/**
+ * A message's text, or for one that is only files, what they are ("file:
+ * minutes.txt"): for quotes, notifications and screen readers.
+ * @param {Message} msg
+ */
+export function textOf(msg) {
+  if (msg.text || !msg.attachments?.length) return msg.text;
+  const names = msg.attachments.map((a) => a.name).join(', ');
+  return `${msg.attachments.length === 1 ? 'file' : 'files'}: ${names}`;
+}
