@@ -19,12 +19,16 @@ import {
   assertMessage,
   closeAllSockets,
   collect,
+  connect,
   guestSocket,
   ok,
+  register,
   rname,
+  uname,
   sleep,
   until,
 } from './helpers.mjs';
+import { adminOk } from './admin-cli.mjs';
 import { startServer } from './server.mjs';
 
 const MAX_FILE_BYTES = 256 * 1024;
@@ -401,6 +405,28 @@ describe('the hourly count', () => {
     const bob = await guestSocket(limited.url, t, 'bob');
     await ok(bob.socket, 'join', { room });
     assert.equal((await upload(bob.token, room, [file('b.txt', 'x')], { url: limited.url })).status, 201);
+  });
+});
+
+describe('moderation', () => {
+  test('a muted member\'s upload is refused with muted and its wait; an admin\'s delete removes the files', async (t) => {
+    const boss = await register(url, uname('boss'));
+    await adminOk(server.dataDir, ['grant-admin', boss.name]);
+    const bossSocket = await connect(url, boss.token, {}, t);
+    const { room, alice } = await roomOfTwo(t);
+    await ok(bossSocket, 'join', { room });
+    const res = await upload(alice.token, room, [file('rude.png', png(8, 8), 'image/png')]);
+    assert.equal(res.status, 201, res.text);
+    const { message } = res.body;
+    await ok(bossSocket, 'mute', { room, user_id: alice.user.id, minutes: 5 });
+    const muted = await upload(alice.token, room, [file('more.txt', 'x')]);
+    assert.equal(muted.status, 403, muted.text);
+    assert.equal(muted.body.error.code, 'muted');
+    assert.ok(muted.body.error.retry_after_ms > 4 * 60_000, muted.text);
+    await ok(bossSocket, 'delete', { id: message.id });
+    const { id } = message.attachments[0];
+    assert.equal((await fetchFile(alice.token, `/files/${id}`)).status, 404);
+    await until(() => !existsSync(onDisk(id)) && !existsSync(`${onDisk(id)}.thumb`), 'the files are removed from disk');
   });
 });
 
