@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { guestViaUi, joinRoom, openPage, screenshot, useServerAndBrowser } from './helpers.mjs';
+import { guestViaUi, joinRoom, launchBrowser, openPage, screenshot, startServer, useServerAndBrowser } from './helpers.mjs';
+import { behindNginx, freePort, startNginx } from './nginx.mjs';
 
 const env = useServerAndBrowser();
 
@@ -147,4 +148,24 @@ test('a file over the limit is refused in the page with the reason, and nothing 
   ben.assertClean();
   await ana.close();
   await ben.close();
+});
+
+test('through the sample nginx site, an upload of several MiB goes through (its own body limit, unbuffered)', async (t) => {
+  const httpsPort = await freePort();
+  const server = await startServer({ args: behindNginx(httpsPort) });
+  t.after(() => server.dispose());
+  const proxy = await startNginx({ httpsPort, upstreams: [new URL(server.url).host] });
+  t.after(() => proxy.dispose());
+  const browser = await launchBrowser({ args: proxy.chromiumArgs });
+  t.after(() => browser.close());
+  const ana = await openPage(browser, proxy.url);
+  await guestViaUi(ana.page, 'ana-proxy');
+  await joinRoom(ana.page, 'proxied');
+  const content = Buffer.alloc(3 * 1024 * 1024, 'x');
+  await ana.page.locator('#attach-input').setInputFiles({ name: 'three-mib.txt', mimeType: 'text/plain', buffer: content });
+  const link = ana.page.locator('#message-list li.msg a.attachment-file');
+  await link.waitFor();
+  assert.match(await link.textContent() ?? '', /three-mib\.txt\s*3\.0 MB/);
+  ana.assertClean();
+  await ana.close();
 });
