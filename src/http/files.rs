@@ -70,7 +70,8 @@ pub async fn upload(
             Ok(auth) => receive_and_send(core, &auth.identity.user, &room, &mut multipart).await,
             Err(failure) => Err(failure),
         };
-        if result.is_err() {
+        if let Err(failure) = &result {
+            tracing::debug!(code = ?failure.code, why = %failure.message, "upload refused");
             drain(&mut multipart).await;
         }
         result
@@ -93,6 +94,18 @@ async fn receive_and_send(
 ) -> Result<(StatusCode, Json<Value>), Failure> {
     let room = RoomName::parse(room, &core.limits)?;
     admit(core, &room, user).await?;
+    let _receiving = core
+        .uploads
+        .in_flight
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| Failure {
+            retry_after_ms: Some(1000),
+            ..Failure::new(
+                Code::Overloaded,
+                "too many uploads at once; try again in a moment",
+            )
+        })?;
     let form = receive(core, multipart).await?;
     let (text, client_id) = form.message_fields(core)?;
     within_count(core, user, form.files.len()).await?;

@@ -206,8 +206,16 @@ pub struct Uploads {
     /// `max_image_pixels` × 4 bytes, and more for 16-bit images): one at a
     /// time, so uploads at once cannot add that up.
     pub decoding: Arc<Semaphore>,
+    /// Uploads being received at once (`MAX_IN_FLIGHT`): multer buffers a
+    /// part's headers until they end, up to the body limit, so what many
+    /// uploads at once could hold in memory is bounded here.
+    pub in_flight: Arc<Semaphore>,
     sweep: Notify,
 }
+
+/// Uploads received at once, server-wide; one more is refused with
+/// `overloaded` (try again) rather than queued.
+pub const MAX_IN_FLIGHT: usize = 16;
 
 impl Uploads {
     /// The service on the local file store in `settings.dir` (created,
@@ -222,6 +230,7 @@ impl Uploads {
             settings,
             files,
             decoding: Arc::new(Semaphore::new(1)),
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             sweep: Notify::new(),
         }
     }

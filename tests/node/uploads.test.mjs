@@ -8,6 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { deflateSync } from 'node:zlib';
@@ -115,8 +116,12 @@ function multipart(parts) {
 
 /** POST /api/rooms/{room}/uploads with `parts`, as `token`. */
 async function upload(token, room, parts, opts = {}) {
+  return uploadTo(opts.url ?? url, token, room, parts);
+}
+
+function uploadTo(base, token, room, parts) {
   const { body, contentType } = multipart(parts);
-  return api(opts.url ?? url, `/api/rooms/${encodeURIComponent(room)}/uploads`, { body, contentType, token, freshConnection: true });
+  return api(base, `/api/rooms/${encodeURIComponent(room)}/uploads`, { body, contentType, token, freshConnection: true });
 }
 
 const file = (filename, data, type = 'application/octet-stream') => ({ name: 'file', filename, type, data });
@@ -405,6 +410,41 @@ describe('the hourly count', () => {
     const bob = await guestSocket(limited.url, t, 'bob');
     await ok(bob.socket, 'join', { room });
     assert.equal((await upload(bob.token, room, [file('b.txt', 'x')], { url: limited.url })).status, 201);
+  });
+});
+
+describe('uploads at once', () => {
+  test('past 16 being received at once, the next is told overloaded; once they end, uploads work again', async (t) => {
+    const busy = await startServer({ args: ['--uploads-per-hour', '100000'] });
+    t.after(() => busy.dispose());
+    const url = busy.url;
+    const upload = (token, room, parts) => uploadTo(url, token, room, parts);
+    const alice = await guestSocket(url, t, 'alice');
+    const room = rname('busy');
+    await ok(alice.socket, 'join', { room });
+    // 16 uploads that send their first part's head and then wait.
+    const slow = [];
+    for (let i = 0; i < 16; i += 1) {
+      const boundary = `slow${i}`;
+      const req = http.request(`${url}/api/rooms/${room}/uploads`, {
+        method: 'POST',
+        agent: false,
+        headers: { authorization: `Bearer ${alice.token}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      });
+      req.on('error', () => {});
+      req.on('response', (res) => res.resume());
+      req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="slow.txt"\r\n\r\nsome`);
+      slow.push(req);
+    }
+    // Each is being received once its file has a staging file.
+    const staging = path.join(busy.dataDir, 'files', 'staging');
+    await until(() => readdirSync(staging).length === 16, 'the 16 uploads are being received');
+    const refused = await upload(alice.token, room, [file('one-more.txt', 'x')]);
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.body.error.code, 'overloaded');
+    assert.ok(refused.body.error.retry_after_ms > 0);
+    for (const req of slow) req.destroy();
+    await until(async () => (await upload(alice.token, room, [file('later.txt', 'x')])).status === 201, 'uploads work again');
   });
 });
 
