@@ -29,7 +29,11 @@ import {
   sleep,
   until,
 } from './helpers.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
 import { adminOk } from './admin-cli.mjs';
+import { startCluster } from './cluster.mjs';
 import { startServer } from './server.mjs';
 
 const MAX_FILE_BYTES = 256 * 1024;
@@ -482,5 +486,37 @@ describe('deleting the message', () => {
     await ok(alice.socket, 'delete', { id: message.id });
     for (const id of ids) assert.equal((await fetchFile(bob.token, `/files/${id}`)).status, 404);
     await until(() => ids.every((id) => !existsSync(onDisk(id))) && !existsSync(`${onDisk(ids[0])}.thumb`), 'the files are removed from disk');
+  });
+});
+
+describe('several nodes', () => {
+  test('with one shared files directory, a file uploaded through one node is heard and served on another', async (t) => {
+    const shared = mkdtempSync(path.join(tmpdir(), 'banter-shared-files-'));
+    t.after(() => rmSync(shared, { recursive: true, force: true }));
+    const cluster = await startCluster({ nodes: 2, args: ['--files-dir', shared] });
+    t.after(() => cluster.dispose());
+    const [a, b] = cluster.nodes;
+    const room = rname('spread');
+    const alice = await guestSocket(a.url, t, 'alice');
+    const bob = await guestSocket(b.url, t, 'bob');
+    await ok(alice.socket, 'join', { room });
+    await ok(bob.socket, 'join', { room });
+    const heard = collect(bob.socket, 'message', (m) => m.room === room);
+    const image = png(32, 32);
+    const res = await uploadTo(a.url, alice.token, room, [file('both.png', image, 'image/png')]);
+    assert.equal(res.status, 201, res.text);
+    await heard.waitForCount(1);
+    assert.deepEqual(heard.items[0].attachments, res.body.message.attachments);
+    const { id } = res.body.message.attachments[0];
+    for (const pathname of [`/files/${id}`, `/files/${id}/thumb`]) {
+      const got = await fetch(b.url + pathname, { headers: { authorization: `Bearer ${bob.token}` } });
+      assert.equal(got.status, 200, pathname);
+    }
+    const served = Buffer.from(await (await fetch(`${b.url}/files/${id}`, { headers: { authorization: `Bearer ${bob.token}` } })).arrayBuffer());
+    assert.deepEqual(served, image);
+    // Deleted on the first node: gone on the second too, and from the shared directory.
+    await ok(alice.socket, 'delete', { id: res.body.message.id });
+    assert.equal((await fetch(`${b.url}/files/${id}`, { headers: { authorization: `Bearer ${bob.token}` } })).status, 404);
+    await until(() => !existsSync(path.join(shared, id.slice(0, 2), id)), 'the file leaves the shared directory');
   });
 });
