@@ -28,6 +28,7 @@ use crate::realtime::{
     self, Adapter, ConnectionCounts, Laggards, PresenceEvents, Sequencer, SocketIo,
 };
 use crate::store::{Backend, PgStore, SqliteStore, Store, StoreError};
+use crate::uploads::Uploads;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,13 @@ pub enum StartError {
     /// Redis could not be reached (`--redis-url`).
     #[error("cannot join the bus")]
     Bus(#[from] crate::cluster::BusError),
+    /// The files directory could not be made (`--files-dir`).
+    #[error("cannot open the files directory {path}")]
+    Files {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What the socket handlers share. Every field is a cheap-to-clone handle.
@@ -85,6 +93,8 @@ pub struct Core {
     pub shutdown: CancellationToken,
     /// Set at the shutdown signal: `/readyz` answers 503 from then on.
     pub draining: Arc<AtomicBool>,
+    /// Files and images: the file store, the limits, the sweep.
+    pub uploads: Arc<Uploads>,
 }
 
 /// What the HTTP handlers share: the core plus the Socket.IO handle (to
@@ -121,6 +131,13 @@ impl AppState {
             None => local,
         };
         let connections = ConnectionCounts::new(config.max_connections_per_ip, shared.clone());
+        let uploads = open_uploads(config)?;
+        let (_, closing) = store.sweeps();
+        tokio::spawn(crate::uploads::sweep::run(
+            uploads.clone(),
+            store.clone(),
+            closing,
+        ));
         let (sequencer, queue) = Sequencer::new();
         let (laggards, lagging) = Laggards::new();
         let core = Core {
@@ -142,6 +159,7 @@ impl AppState {
             workers: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             draining: Arc::default(),
+            uploads,
         };
         let (layer, io) = realtime::socket_io(
             core.clone(),
@@ -169,6 +187,15 @@ impl AppState {
             layer,
         })
     }
+}
+
+/// The upload service on the files directory (made private if it is not).
+fn open_uploads(config: &Config) -> Result<Arc<Uploads>, StartError> {
+    let settings = config.uploads();
+    let path = settings.dir.display().to_string();
+    Uploads::open(settings)
+        .map(Arc::new)
+        .map_err(|source| StartError::Files { path, source })
 }
 
 /// The in-memory limiter, with a task that forgets idle keys every minute.

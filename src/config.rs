@@ -28,6 +28,34 @@ pub struct Config {
     #[arg(long, env = "BANTER_DATABASE_URL")]
     pub database_url: Option<String>,
 
+    // --- Files and images (issue #11).
+    /// Directory for uploaded files; defaults to `<data-dir>/files`. Nodes
+    /// sharing one database must share it too.
+    #[arg(long, env = "BANTER_FILES_DIR")]
+    pub files_dir: Option<PathBuf>,
+
+    /// Largest uploaded file, in bytes.
+    #[arg(long, env = "BANTER_MAX_FILE_BYTES", default_value_t = 10 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=1 << 32))]
+    pub max_file_bytes: u64,
+
+    /// Most files in one upload (one message).
+    #[arg(long, env = "BANTER_FILES_PER_MESSAGE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub files_per_message: u32,
+
+    /// Most files one user may upload in an hour.
+    #[arg(long, env = "BANTER_UPLOADS_PER_HOUR", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub uploads_per_hour: u32,
+
+    /// Largest image (in pixels) decoded for its size and thumbnail; a
+    /// bigger one is kept as a plain file, never decoded.
+    #[arg(long, env = "BANTER_MAX_IMAGE_PIXELS", default_value_t = 40_000_000, value_parser = clap::value_parser!(u64).range(1..=400_000_000))]
+    pub max_image_pixels: u64,
+
+    /// Seconds one upload may take, received and processed (its body must
+    /// also arrive within `--body-timeout-secs`).
+    #[arg(long, env = "BANTER_UPLOAD_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub upload_timeout_secs: u64,
+    // --- end of files and images.
     /// Whether people may join as guests, with a display name only.
     #[arg(long, env = "BANTER_GUESTS", default_value_t = true, action = ArgAction::Set)]
     pub guests: bool,
@@ -260,6 +288,21 @@ impl Config {
         }
     }
 
+    /// The upload settings (files and images).
+    pub fn uploads(&self) -> crate::uploads::Settings {
+        crate::uploads::Settings {
+            dir: self
+                .files_dir
+                .clone()
+                .unwrap_or_else(|| self.data_dir.join("files")),
+            max_file_bytes: self.max_file_bytes,
+            files_per_message: self.files_per_message as usize,
+            per_hour: self.uploads_per_hour,
+            max_image_pixels: self.max_image_pixels,
+            timeout: Duration::from_secs(self.upload_timeout_secs),
+        }
+    }
+
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
     }
@@ -355,6 +398,7 @@ impl std::fmt::Debug for Config {
             .field("redis_prefix", &self.redis_prefix)
             .field("redis_heartbeat_ms", &self.redis_heartbeat_ms)
             .field("redis_node_timeout_ms", &self.redis_node_timeout_ms)
+            .field("uploads", &self.uploads())
             .finish()
     }
 }

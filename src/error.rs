@@ -65,6 +65,9 @@ pub enum Code {
     TooManyTokens,
     TooManyWebhooks,
     InvalidTokenName,
+    // Files and images (issue #11).
+    FileTooLarge,
+    TooManyFiles,
 }
 
 impl Code {
@@ -76,7 +79,8 @@ impl Code {
             | InvalidText | InvalidClientId | InvalidLimit | InvalidCursor | UnknownEvent
             | InvalidEmoji | InvalidTopic | InvalidTokenName => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            PayloadTooLarge | FileTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            TooManyFiles => StatusCode::BAD_REQUEST,
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
             GuestsDisabled | Banned | Forbidden | ForbiddenOrigin | Muted | NotInRoom
             | AccountRequired => StatusCode::FORBIDDEN,

@@ -7,6 +7,8 @@
 //! - `presence`: who is in which room now; `origin`: the handshake Origin
 //!   check; `ratelimit` and `client_ip`: per-user and per-address limits;
 //! - `realtime`: the Socket.IO events; `http`: the JSON API and the page;
+//! - `uploads`: files and images attached to messages (sniffing,
+//!   thumbnails, the file store);
 //! - `error`: the one mapping from errors to codes and statuses;
 //! - `cli`: the command line, and the operator's subcommands;
 //! - `cluster`: the bus between nodes (Redis pub/sub), off unless
@@ -35,6 +37,7 @@ pub mod reactions;
 pub mod realtime;
 pub mod rooms;
 pub mod store;
+pub mod uploads;
 pub mod users;
 
 pub use app::{AppState, StartError, build_app, run};

@@ -38,6 +38,9 @@ pub struct Message {
     /// Its reactions, by each emoji's earliest reaction still there.
     #[serde(default)]
     pub reactions: Vec<Reaction>,
+    /// Its files, in the order they were uploaded (issue #11).
+    #[serde(default)]
+    pub attachments: Vec<crate::uploads::Attachment>,
 }
 
 /// The people who reacted to a message with one emoji.
@@ -96,6 +99,12 @@ impl MessageText {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// No text: a message that carries only files (an upload without a
+    /// caption). Nothing a client sends parses to it.
+    pub fn none() -> Self {
+        Self(String::new())
     }
 }
 

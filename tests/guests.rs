@@ -73,6 +73,7 @@ async fn say(store: &Arc<dyn Store>, author: &User, text: &str) -> i64 {
         ts: now(),
         reply_to: None,
         mentions: Default::default(),
+        attachments: Vec::new(),
     };
     match store.insert_message(new).await.unwrap() {
         Inserted::New { message, .. } => message.id,

@@ -49,6 +49,7 @@ fn message(author: &User, room: &RoomName, text: &str, client_id: Option<&str>) 
         ts: 1,
         reply_to: None,
         mentions: Default::default(),
+        attachments: Vec::new(),
     }
 }
 

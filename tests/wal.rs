@@ -55,6 +55,7 @@ async fn the_wal_starts_over_while_sends_keep_coming() {
                         ts: 1,
                         reply_to: None,
                         mentions: Default::default(),
+                        attachments: Vec::new(),
                     };
                     store.insert_message(message).await.unwrap();
                     sent += 1;

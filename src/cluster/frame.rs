@@ -204,6 +204,14 @@ mod tests {
                 count: 2,
                 user_ids: vec![3, 4],
             }],
+            attachments: vec![crate::uploads::Attachment {
+                id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+                name: "cat.png".into(),
+                size: 1234,
+                mime: "image/png".into(),
+                width: Some(640),
+                height: Some(480),
+            }],
         };
         let out = Out::Message {
             node: u64::MAX,

@@ -258,6 +258,7 @@ pub async fn post(
         client_id,
         ts: now,
         reply_to: None,
+        attachments: Vec::new(),
     };
     match core.sequencer.send(new).await? {
         Inserted::New { message, .. } => {

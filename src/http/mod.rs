@@ -5,6 +5,7 @@ mod assets;
 mod auth;
 mod bots;
 mod extract;
+mod files;
 mod rooms;
 mod same_origin;
 mod slim;
@@ -30,6 +31,7 @@ pub use slim::slim;
 /// The HTTP routes, with their shared layers.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.core.limits.max_packet_bytes;
+    let upload_limit = state.core.uploads.settings.max_body_bytes();
     let api = Router::new()
         .route("/auth/register", post(auth::register))
         .route("/auth/login", post(auth::login))
@@ -49,6 +51,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/webhooks/{id}", delete(bots::revoke_webhook))
         // --- end of bots and integrations.
+        // --- Files and images (issue #11): an upload's body may be as big
+        // as its files; each file's own limit is checked as it streams.
+        .route(
+            "/rooms/{room}/uploads",
+            post(files::upload).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        // --- end of files and images.
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -62,6 +71,9 @@ pub fn router(state: AppState) -> Router {
         // Incoming webhooks (issue #11): the secret in the path is the
         // authority, so no session and no Origin check.
         .route("/hooks/{id}/{secret}", post(bots::post))
+        // Files and images (issue #11), outside /api: a page links to them.
+        .route("/files/{id}", get(files::get))
+        .route("/files/{id}/thumb", get(files::thumb))
         .nest("/api", api)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(SetResponseHeaderLayer::overriding(

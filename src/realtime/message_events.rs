@@ -38,6 +38,7 @@ pub async fn on_send(
         ts: now,
         reply_to: reply.reply_to,
         mentions: reply.mentions,
+        attachments: Vec::new(),
     };
     // Broadcast by the sequencer once on disk, before this acknowledgement.
     match conn.core.sequencer.send(new).await? {

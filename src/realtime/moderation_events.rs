@@ -37,6 +37,8 @@ pub async fn on_delete(conn: &Connection, id: MessageId) -> Result<Value, Failur
     if !core.store.delete_message(id, now_ms()).await? {
         return Err(Failure::new(Code::MessageNotFound, "no such message"));
     }
+    // Its files (issue #11) were handed to the sweep by the delete itself.
+    core.uploads.sweep_soon();
     let event = json!({ "room": room.as_str(), "id": id });
     conn.broadcast(&room, None, "deleted", &event).await;
     Ok(json!({ "ok": true }))

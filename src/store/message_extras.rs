@@ -1,6 +1,6 @@
 //! Message features (issue #10) on both backends: what a message carries
 //! besides its row (its mentions and reactions, read for a whole page in
-//! two queries whatever its size), edits and reactions (one transaction
+//! two queries whatever its size, and its files, issue #11, in a third), edits and reactions (one transaction
 //! each, a bounded number of statements), and the mention lookups the
 //! writers make when they store a message.
 //!
@@ -141,7 +141,7 @@ pub(super) mod sqlite {
 
     use super::*;
 
-    /// Puts their mentions and reactions on a page of messages.
+    /// Puts their mentions, reactions and files on a page of messages.
     pub async fn decorate(pool: &SqlitePool, messages: &mut [Message]) -> Result<(), StoreError> {
         if messages.is_empty() {
             return Ok(());
@@ -157,7 +157,7 @@ pub(super) mod sqlite {
             .fetch_all(pool)
             .await?;
         attach(messages, mentions, reactions);
-        Ok(())
+        super::super::uploads::sqlite::attach(pool, messages, &ids).await
     }
 
     /// The first statement writes, so the transaction takes SQLite's write
@@ -224,7 +224,7 @@ pub(super) mod postgres {
 
     use super::*;
 
-    /// Puts their mentions and reactions on a page of messages.
+    /// Puts their mentions, reactions and files on a page of messages.
     pub async fn decorate(pool: &PgPool, messages: &mut [Message]) -> Result<(), StoreError> {
         if messages.is_empty() {
             return Ok(());
@@ -240,7 +240,7 @@ pub(super) mod postgres {
             .fetch_all(pool)
             .await?;
         attach(messages, mentions, reactions);
-        Ok(())
+        super::super::uploads::postgres::attach(pool, messages, &ids).await
     }
 
     pub async fn edit(pool: &PgPool, edit: &Edit) -> Result<Option<Edited>, StoreError> {

@@ -19,6 +19,7 @@ mod sqlite;
 pub mod sweeps;
 pub mod tokens;
 pub mod transfer;
+pub mod uploads;
 mod writer;
 
 use std::future::Future;
@@ -37,6 +38,7 @@ use crate::mentions::Mentions;
 use crate::messages::{ClientId, Message, MessageId, MessageText, Page};
 use crate::reactions::Emoji;
 use crate::rooms::{MyRoom, NotifyLevel, Room, RoomName, RoomPage, RoomSearch};
+use crate::uploads::Attachment;
 use crate::users::{User, UserId, Username};
 pub use memberships::Marked;
 
@@ -175,6 +177,9 @@ pub struct NewMessage {
     pub reply_to: Option<MessageId>,
     /// Resolved to users in the write transaction.
     pub mentions: Mentions,
+    /// Its files (issue #11), reserved already by the same author
+    /// (`reserve_attachments`); attached in the write transaction.
+    pub attachments: Vec<Attachment>,
 }
 
 /// An edit of a message's text by its author.
@@ -546,6 +551,51 @@ pub trait Store: Send + Sync + 'static {
     }
 
     // --- end of bots and integrations.
+    // --- Files and images (issue #11, files). The same SQL on both
+    // backends, on the backend's pool (`uploads.rs`); the writers attach
+    // the files to their message.
+
+    /// When `user`'s files uploaded after `since` (ms) were, newest first,
+    /// at most `limit`: the hourly count.
+    async fn uploads_since(
+        &self,
+        user: UserId,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        uploads::uploads_since(&self.sweeps().0, user, since, limit).await
+    }
+    /// Makes the rows of an upload's files before they are stored, each
+    /// waiting for its message until its `remove_after`.
+    async fn reserve_attachments(&self, rows: &[uploads::Reservation]) -> Result<(), StoreError> {
+        uploads::reserve(&self.sweeps().0, rows).await
+    }
+    /// Hands the waiting rows (an upload that made no message) to the sweep.
+    async fn release_attachments(&self, ids: &[String], now: i64) -> Result<(), StoreError> {
+        uploads::release(&self.sweeps().0, ids, now).await
+    }
+    /// The file with this id, with its room, if its message is there.
+    async fn find_attachment(&self, id: &str) -> Result<Option<uploads::StoredFile>, StoreError> {
+        uploads::find(&self.sweeps().0, id).await
+    }
+    /// Files whose time to go has come at `now`, at most `limit`.
+    async fn due_attachments(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<uploads::DueFile>, StoreError> {
+        uploads::due(&self.sweeps().0, now, limit).await
+    }
+    /// Marks files as gone from the file store.
+    async fn attachments_removed(&self, ids: &[String]) -> Result<(), StoreError> {
+        uploads::removed(&self.sweeps().0, ids).await
+    }
+    /// Deletes up to `limit` rows of removed files whose hour is over.
+    async fn forget_attachments(&self, now: i64, limit: i64) -> Result<u64, StoreError> {
+        uploads::forget(&self.sweeps().0, now, limit).await
+    }
+
+    // --- end of files and images.
 }
 
 #[cfg(test)]

@@ -31,9 +31,11 @@ use tokio::time::timeout;
 use super::message_extras::{PG_MENTION, PG_REPLY_PARENT};
 use super::postgres::{CREATE_GUEST, CREATE_SESSION, release_name};
 use super::shared::{Guest, MESSAGE_COLUMNS, MessageRow, stored};
+use super::uploads::PG_ATTACH;
 use super::writer::{Done, Queue, Request, batch, committed, reply_all};
 use super::{Inserted, NewMessage, Outcome, Step, StoreError};
 use crate::messages::Message;
+use crate::uploads::Attachment;
 use crate::users::User;
 
 /// The handle on the writer task.
@@ -298,7 +300,8 @@ async fn send(
         if let Some(id) = id {
             let prev = std::mem::replace(&mut room.last, id);
             room.sent = true;
-            let message = stored(new, id, mention(tx, id, new.mentions.names()).await?);
+            let mut message = stored(new, id, mention(tx, id, new.mentions.names()).await?);
+            message.attachments = attach(tx, id, new).await?;
             return Ok(Ok(Outcome::Sent(Inserted::New { message, prev })));
         }
     }
@@ -333,6 +336,29 @@ async fn mention(
         .bind(names)
         .fetch_all(&mut **tx)
         .await
+}
+
+/// Attaches a new message's files (issue #11), reserved by its author;
+/// those attached. No statement at all for a message without files.
+async fn attach(
+    tx: &mut PgTransaction<'_>,
+    id: i64,
+    new: &NewMessage,
+) -> Result<Vec<Attachment>, sqlx::Error> {
+    let mut attached = Vec::with_capacity(new.attachments.len());
+    for (position, file) in new.attachments.iter().enumerate() {
+        let done = sqlx::query(PG_ATTACH)
+            .bind(id)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .bind(&file.id)
+            .bind(new.author.id)
+            .execute(&mut **tx)
+            .await?;
+        if done.rows_affected() == 1 {
+            attached.push(file.clone());
+        }
+    }
+    Ok(attached)
 }
 
 /// A guest and its session; `NameTaken` if the name is not free: stale

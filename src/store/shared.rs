@@ -55,6 +55,7 @@ impl From<MessageRow> for Message {
             mentions: Vec::new(),
             mentions_room: row.mentions_room,
             reactions: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 }
@@ -75,6 +76,8 @@ pub(super) fn stored(new: &NewMessage, id: MessageId, mut mentions: Vec<UserId>)
         mentions,
         mentions_room: new.mentions.room(),
         reactions: Vec::new(),
+        // Filled in by the writer, with the files it attached.
+        attachments: Vec::new(),
     }
 }
 

@@ -25,7 +25,7 @@
 //!
 //! The statements are built from one list of tables and columns rather than
 //! written out per table: the same five shapes (a page by id, a range, a
-//! count, everything, an insert) for seven tables, and one list to keep in
+//! count, everything, an insert) for every table, and one list to keep in
 //! step with the migrations (a test checks it against the SQLite schema).
 //! Their text is the same on both backends: sqlx's SQLite driver reads
 //! `$n` as `?n`.
@@ -291,6 +291,27 @@ pub const TABLES: &[Table] = &[
             ("created_at", Int),
         ],
         key: Key::Id,
+    },
+    // Files and images (issue #11): the rows only; the files themselves
+    // are in the files directory, which moves by itself (docs/operations.md).
+    Table {
+        name: "attachments",
+        columns: &[
+            ("id", Text),
+            ("message_id", Int),
+            ("position", Int),
+            ("uploader_id", Int),
+            ("name", Text),
+            ("size", Int),
+            ("mime", Text),
+            ("width", Int),
+            ("height", Int),
+            ("thumb", Text),
+            ("created_at", Int),
+            ("remove_after", Int),
+            ("removed", Bool),
+        ],
+        key: Key::Whole(1),
     },
 ];
 

@@ -42,8 +42,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::message_extras::{SQLITE_MENTION, SQLITE_REPLY_PARENT, names_json};
 use super::shared::{Guest, MESSAGE_COLUMNS, stored};
 use super::sqlite::{CREATE_GUEST, CREATE_SESSION, RELEASE_NAME};
+use super::uploads::SQLITE_ATTACH;
 use super::{Applied, Inserted, NewMessage, Outcome, Step, StoreError};
 use crate::messages::Message;
+use crate::uploads::Attachment;
 use crate::users::User;
 
 /// Work on its way to a writer (this one, or PostgreSQL's in
@@ -406,7 +408,8 @@ fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outco
         )
         .optional()?;
     if let Some(id) = id {
-        let message = stored(new, id, mention(tx, id, new.mentions.names())?);
+        let mut message = stored(new, id, mention(tx, id, new.mentions.names())?);
+        message.attachments = attach(tx, id, new)?;
         return Ok(Ok(Outcome::Sent(Inserted::New { message, prev })));
     }
     // Nothing inserted: an earlier message with this client id, or no room.
@@ -435,6 +438,24 @@ fn mention(tx: &Transaction<'_>, id: i64, names: &[String]) -> rusqlite::Result<
     rows.collect()
 }
 
+/// Attaches a new message's files (issue #11), reserved by its author;
+/// those attached. No statement at all for a message without files.
+fn attach(tx: &Transaction<'_>, id: i64, new: &NewMessage) -> rusqlite::Result<Vec<Attachment>> {
+    let mut attached = Vec::with_capacity(new.attachments.len());
+    for (position, file) in new.attachments.iter().enumerate() {
+        let done = tx.prepare_cached(SQLITE_ATTACH)?.execute(params![
+            id,
+            position,
+            file.id,
+            new.author.id
+        ])?;
+        if done == 1 {
+            attached.push(file.clone());
+        }
+    }
+    Ok(attached)
+}
+
 /// A message as the writer reads it back (a resend's earlier one): its
 /// mentions and reactions are read by the caller, off the send path.
 fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
@@ -455,5 +476,6 @@ fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         mentions: Vec::new(),
         mentions_room: row.get(10)?,
         reactions: Vec::new(),
+        attachments: Vec::new(),
     })
 }

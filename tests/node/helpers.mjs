@@ -178,7 +178,7 @@ export function assertMessage(msg, expect = {}) {
   const where = JSON.stringify(msg)?.slice(0, 300);
   assert.ok(msg && typeof msg === 'object' && !Array.isArray(msg), `message is an object: ${where}`);
   const keys = Object.keys(msg).sort();
-  const base = ['author', 'edited_at', 'id', 'mentions', 'mentions_room', 'reactions', 'reply_to', 'room', 'text', 'ts'];
+  const base = ['attachments', 'author', 'edited_at', 'id', 'mentions', 'mentions_room', 'reactions', 'reply_to', 'room', 'text', 'ts'];
   if ('client_id' in expect && expect.client_id !== undefined) {
     assert.deepEqual(keys, [...base, 'client_id'].sort(), `Message keys: ${where}`);
     assert.equal(msg.client_id, expect.client_id);
@@ -201,9 +201,25 @@ export function assertMessage(msg, expect = {}) {
     assert.deepEqual(Object.keys(r).sort(), ['count', 'emoji', 'user_ids'], `Reaction keys: ${where}`);
     assert.ok(Number.isSafeInteger(r.count) && r.count >= r.user_ids.length && r.count > 0, `Reaction count: ${where}`);
   }
+  // Files and images (issue #11): always there, [] when none.
+  assert.ok(Array.isArray(msg.attachments), `attachments: ${where}`);
+  for (const a of msg.attachments) assertAttachment(a, where);
   if (expect.room !== undefined) assert.equal(msg.room, expect.room);
   if (expect.text !== undefined) assert.equal(msg.text, expect.text);
   if (expect.author !== undefined) assert.deepEqual(msg.author, expect.author);
+}
+
+/** Asserts an Attachment's shape: {id, name, size, type, width?, height?}, both sizes or neither. */
+export function assertAttachment(a, where = JSON.stringify(a)) {
+  const keys = Object.keys(a).sort();
+  const sized = 'width' in a;
+  const expected = sized ? ['height', 'id', 'name', 'size', 'type', 'width'] : ['id', 'name', 'size', 'type'];
+  assert.deepEqual(keys, expected, `Attachment keys: ${where}`);
+  assert.match(a.id, /^[A-Za-z0-9_-]{22}$/, `attachment id: ${where}`);
+  assert.equal(typeof a.name, 'string');
+  assert.ok(Number.isSafeInteger(a.size) && a.size >= 0, `attachment size: ${where}`);
+  assert.equal(typeof a.type, 'string');
+  if (sized) assert.ok(a.width > 0 && a.height > 0, `attachment dimensions: ${where}`);
 }
 
 async function authCall(baseUrl, path, json, status) {

@@ -58,6 +58,8 @@ const TABLES = {
   message_mentions: ['message_id, user_id', ''],
   reactions: ['message_id, user_id, emoji', 'created_at'],
   webhooks: ['id', 'room_id, bot_id, creator_id, secret_hash, created_at'],
+  // Files and images (issue #11): the rows; a random text id.
+  attachments: ['id', 'message_id, position, uploader_id, name, size, mime, width, height, thumb, created_at, remove_after, removed'],
 };
 const IDENTITY_TABLES = ['users', 'sessions', 'rooms', 'revocations', 'messages', 'webhooks'];
 
@@ -106,8 +108,9 @@ function dumpPostgres(schema, table) {
     .replace('secret_hash', "encode(secret_hash, 'hex') AS secret_hash")
     .replace('is_admin', 'is_admin::int AS is_admin')
     .replace('is_bot', 'is_bot::int AS is_bot')
-    .replace('mentions_room', 'mentions_room::int AS mentions_room');
-  const order = key.replace('address', 'address COLLATE "C"');
+    .replace('mentions_room', 'mentions_room::int AS mentions_room')
+    .replace(/\bremoved$/, 'removed::int AS removed');
+  const order = table === 'attachments' ? 'id COLLATE "C"' : key.replace('address', 'address COLLATE "C"');
   return pgJson(schema, `SELECT coalesce(json_agg(t), '[]') FROM (SELECT ${cols} FROM ${table} ORDER BY ${order}) t`);
 }
 
@@ -278,9 +281,10 @@ describe('banter migrate-data', { skip, timeout: 600_000 }, () => {
         [dave, rooms.c, 1500, 'dave'],
         [g2, rooms.d, 700, 'g2'],
         [carol, rooms.a, 500, 'carol'],
-        [boss, rooms.d, 300, 'boss'],
+        [boss, rooms.d, 299, 'boss'],
       ];
-      assert.equal(plan.reduce((n, [, , count]) => n + count, 0) + 1, MESSAGES);
+      // + the reply and the upload below
+      assert.equal(plan.reduce((n, [, , count]) => n + count, 0) + 2, MESSAGES);
       const sockets = new Map();
       for (const [who, room] of plan) {
         if (!sockets.has(who)) sockets.set(who, await connect(url, who.token));
@@ -302,6 +306,13 @@ describe('banter migrate-data', { skip, timeout: 600_000 }, () => {
       await ok(aliceSocket, 'react', { id: second.id, emoji: '👍🏽', on: true });
       await ok(sockets.get(carol), 'react', { id: second.id, emoji: '👍🏽', on: true });
       await ok(sockets.get(carol), 'react', { id: second.id, emoji: '🎉', on: true });
+      // Files and images: an upload (its row moves; the file stays in the files directory).
+      const form = new FormData();
+      form.append('file', new Blob(['minutes of the meeting']), 'minutes.txt');
+      const uploaded = await fetch(`${url}/api/rooms/${rooms.a}/uploads`, {
+        method: 'POST', headers: { authorization: `Bearer ${alice.token}` }, body: form,
+      });
+      assert.equal(uploaded.status, 201, await uploaded.text());
       // Rooms people belong to: a private room with an invitation, a
       // direct conversation, a read marker and a notification level.
       await ok(aliceSocket, 'create', { room: 'migrate-private', kind: 'private', topic: 'just us' });

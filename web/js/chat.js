@@ -19,6 +19,7 @@ import { createNotifier, createReadTracker } from './readstate.js';
 import { createStore } from './store.js';
 import { createSync } from './sync.js';
 import { createAnnouncer } from './views/announcer.js';
+import { createAttach } from './views/attach.js';
 import { createComposer } from './views/composer.js';
 import { createHeader } from './views/header.js';
 import { createLayout } from './views/layout.js';
@@ -66,6 +67,10 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
     onEdit: (msg, text) => sync.editMessage(msg, text),
     lastOwn: () => (store.current ? lastOwnMessage(store.current, me.id) : null),
     onInput: (hasText) => sync.typing.input(store.current?.name ?? null, hasText),
+  });
+  createAttach(store, {
+    onUploaded: (room, msg) => store.merge(room, [msg], { live: true }),
+    takeText: () => composer.takeText(),
   });
   const layout = createLayout(store, { onClose: () => composer.focus() });
   createStatusView(store);

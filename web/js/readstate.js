@@ -12,6 +12,7 @@
 // clicks the button for it, never on load.
 
 import { mentionsMe, newestId, roomLabel } from './state.js';
+import { textOf } from './uploads.js';
 
 const READ_DELAY_MS = 400;
 const BODY_CHARS = 200;
@@ -76,7 +77,7 @@ export function createNotifier(store, { onOpen }) {
       if (!wantsNotification(room, msg, store.me)) continue;
       const where = room.kind === 'direct' ? '' : ` in ${roomLabel(room, store.me.id)}`;
       const note = new Notification(`${msg.author.name}${where}`, {
-        body: msg.text.slice(0, BODY_CHARS),
+        body: textOf(msg).slice(0, BODY_CHARS),
         tag: `banter:${room.name}`,
       });
       note.onclick = () => {

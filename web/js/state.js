@@ -8,9 +8,11 @@
  * The shapes of docs/protocol.md, as the page uses them.
  * @typedef {{ id: number, name: string, guest?: boolean, bot?: boolean }} User
  * @typedef {{ emoji: string, count: number, user_ids: number[] }} Reaction
+ * A file on a message (issue #11): width and height only for an image shown inline.
+ * @typedef {{ id: string, name: string, size: number, type: string, width?: number, height?: number }} Attachment
  * @typedef {{ id: number, room: string, author: User, text: string, ts: number, client_id?: string,
  *   edited_at?: number | null, reply_to?: number | null, mentions?: number[], mentions_room?: boolean,
- *   reactions?: Reaction[] }} Message
+ *   reactions?: Reaction[], attachments?: Attachment[] }} Message
  * @typedef {{ room: string, id: number, text: string, edited_at: number, mentions: number[], mentions_room: boolean }} EditedEvent
  * @typedef {{ room: string, id: number, emoji: string, user: User, on: boolean }} ReactedEvent
  * @typedef {'public' | 'private' | 'direct'} RoomKind

@@ -4,6 +4,7 @@
 // catch-up would read out dozens of old messages).
 
 import { byId, el } from '../dom.js';
+import { textOf } from '../uploads.js';
 
 const ANNOUNCE_KEEP = 5;
 const ANNOUNCE_CHARS = 300;
@@ -15,7 +16,7 @@ export function createAnnouncer(store) {
     if (change.type !== 'timeline' || !change.live || !store.isOpen(change.room)) return;
     for (const msg of change.added) {
       if (msg.author.id === store.me.id) continue;
-      region.append(el('p', {}, `${msg.author.name}: ${msg.text.slice(0, ANNOUNCE_CHARS)}`));
+      region.append(el('p', {}, `${msg.author.name}: ${textOf(msg).slice(0, ANNOUNCE_CHARS)}`));
     }
     while (region.childElementCount > ANNOUNCE_KEEP) region.firstElementChild?.remove();
   });

@@ -239,6 +239,15 @@ export function createComposer(store, { onSend, onEdit = async () => {}, lastOwn
     focus() {
       input.focus();
     },
+    /** The text typed so far, for the caption of an upload; the box is then empty. */
+    takeText() {
+      if (mode?.kind === 'edit') return '';
+      const text = input.value.trim();
+      input.value = '';
+      grow();
+      setMode(null);
+      return text;
+    },
     /** @param {Message} msg */
     startReply(msg) {
       if (mode?.kind === 'edit') input.value = '';

@@ -12,6 +12,7 @@
 
 import { el } from '../dom.js';
 import { formatFull, shorten, whoText } from '../format.js';
+import { textOf } from '../uploads.js';
 
 /** The emoji the picker offers. */
 export const COMMON_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢', '👀', '🙏'];
@@ -95,7 +96,7 @@ export function createMessageExtras({ list, me, lookup, nameOf, onReply, onEdit,
   function quote(msg) {
     if (!msg.reply_to) return null;
     const parent = lookup(msg.reply_to);
-    const text = parent ? shorten(parent.text, QUOTE_CHARS) : 'an earlier message';
+    const text = parent ? shorten(textOf(parent), QUOTE_CHARS) : 'an earlier message';
     // The name is the visible text behind "Replying to " (axe: the name
     // must contain what is shown).
     return el('button', {

@@ -17,6 +17,7 @@
 import { el } from '../dom.js';
 import { avatar, formatDay, formatFull, formatTime, startOfDay } from '../format.js';
 import { formatMessage } from '../markdown.js';
+import { attachmentsOf } from './attachments.js';
 
 const GROUP_GAP_MS = 5 * 60_000;
 
@@ -82,7 +83,10 @@ export function createMessageList(list, { me, canDelete, actions, extras, divide
         msg.author.bot ? el('span', { className: 'tag tag-bot', title: 'posted by a webhook' }, 'bot') : null,
         el('time', { className: 'msg-time', dateTime: iso, title: formatFull(msg.ts) }, formatTime(msg.ts))),
       extras.quote(msg),
-      el('div', { className: 'msg-text' }, formatMessage(msg.text, me.name, msg.edited_at ? [' ', extras.edited(msg)] : [])),
+      msg.text || msg.edited_at || !msg.attachments?.length
+        ? el('div', { className: 'msg-text' }, formatMessage(msg.text, me.name, msg.edited_at ? [' ', extras.edited(msg)] : []))
+        : null,
+      attachmentsOf(msg),
       extras.reactions(msg),
       extras.picker(msg)),
     el('div', { className: 'msg-bar' }, extras.tools(msg), canDelete(msg) ? actions.render(msg) : null));

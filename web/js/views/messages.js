@@ -11,6 +11,7 @@ import { createDeleteAction } from './delete-action.js';
 import { findMessage } from '../state.js';
 import { createMessageExtras } from './message-extras.js';
 import { createMessageList } from './message-list.js';
+import { createImageViewer } from './attachments.js';
 
 const PIN_SLACK_PX = 48;
 const LOAD_OLDER_PX = 120;
@@ -69,6 +70,7 @@ export function createMessagesView(store, opts, elements = pageElements()) {
     me: store.me, canDelete, actions: deleteAction, extras,
     dividerAfter: () => store.current?.dividerAfter ?? null,
   });
+  createImageViewer(listNode, (id) => (store.current ? findMessage(store.current, id) : null));
   let pinned = true;
 
   scroller.addEventListener('scroll', () => {
