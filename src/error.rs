@@ -16,6 +16,7 @@ use crate::auth::AuthError;
 use crate::messages::{ClientIdError, MessageTextError, PageError};
 use crate::reactions::EmojiError;
 use crate::rooms::{RoomNameError, TopicError};
+use crate::search::SearchError;
 use crate::store::StoreError;
 use crate::users::{PasswordError, UsernameError};
 
@@ -60,6 +61,8 @@ pub enum Code {
     // Rooms people belong to (issue #10).
     RoomExists,
     InvalidTopic,
+    // Search (issue #11).
+    InvalidQuery,
 }
 
 impl Code {
@@ -69,7 +72,7 @@ impl Code {
         match self {
             InvalidPayload | InvalidJson | InvalidUsername | InvalidPassword | InvalidRoom
             | InvalidText | InvalidClientId | InvalidLimit | InvalidCursor | UnknownEvent
-            | InvalidEmoji | InvalidTopic => StatusCode::BAD_REQUEST,
+            | InvalidEmoji | InvalidTopic | InvalidQuery => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
@@ -183,6 +186,20 @@ impl From<PageError> for Failure {
         let code = match err {
             PageError::Limit => Code::InvalidLimit,
             PageError::Cursor => Code::InvalidCursor,
+        };
+        Failure::new(code, err.to_string())
+    }
+}
+
+impl From<SearchError> for Failure {
+    fn from(err: SearchError) -> Self {
+        let code = match err {
+            SearchError::Limit => Code::InvalidLimit,
+            SearchError::Cursor => Code::InvalidCursor,
+            SearchError::Empty
+            | SearchError::TooLong
+            | SearchError::TooManyWords
+            | SearchError::ShortPrefix => Code::InvalidQuery,
         };
         Failure::new(code, err.to_string())
     }

@@ -869,6 +869,17 @@ fn check_accepted(cmd: &Command, event: &str, data: &Value, limits: &Limits) -> 
             };
             prop_assert_eq!(page.cursor, expected);
         }
+        Command::HistoryAround {
+            room,
+            around,
+            limit,
+        } => {
+            prop_assert_eq!(event, "history");
+            room_of(room)?;
+            prop_assert_eq!(Some(*around), data["around"].as_i64());
+            prop_assert!(*around > 0);
+            prop_assert_eq!(*limit, data["limit"].as_i64().unwrap_or(HISTORY_DEFAULT));
+        }
         Command::Delete { id } => {
             prop_assert_eq!(event, "delete");
             prop_assert!(*id > 0);

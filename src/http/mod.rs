@@ -6,6 +6,7 @@ mod auth;
 mod extract;
 mod rooms;
 mod same_origin;
+mod search;
 mod slim;
 
 use std::sync::atomic::Ordering;
@@ -39,6 +40,8 @@ pub fn router(state: AppState) -> Router {
         .route("/session", get(auth::session))
         .route("/rooms", get(rooms::list))
         .route("/rooms/{room}/messages", get(rooms::messages))
+        // Search (issue #11).
+        .route("/search", get(search::get))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
