@@ -13,7 +13,7 @@ use banter::mentions::Mentions;
 use banter::messages::{Message, MessageText};
 use banter::rooms::{Room, RoomKind, RoomName};
 use banter::search::{Search, SearchQuery};
-use banter::store::{Edit, Inserted, NewMessage, Store};
+use banter::store::{Edit, Inserted, NewMessage, Step, Store};
 use banter::users::{User, UserId, Username};
 use support::TestDb;
 
@@ -28,6 +28,7 @@ on_every_backend![
     messages_expired_by_retention_leave_the_index,
     history_around_a_message_has_it_in_the_middle_in_order,
     history_around_an_edge_or_a_message_of_another_room,
+    a_word_in_thousands_of_messages_is_found_newest_first,
 ];
 
 struct World {
@@ -330,4 +331,41 @@ async fn history_around_an_edge_or_a_message_of_another_room(db: TestDb) {
     assert!(around(999_999, 5).await.is_none());
     w.store.delete_message(ids[1], 1).await.unwrap();
     assert!(around(ids[1], 5).await.is_none());
+}
+
+/// Past PostgreSQL's probe (2,000 matches) the other plan answers: the
+/// same results, newest first, the cursor and the readers' rooms kept.
+async fn a_word_in_thousands_of_messages_is_found_newest_first(db: TestDb) {
+    let w = world(&db).await;
+    private(&w, "team", &w.alice).await;
+    let steps: Vec<Step> = (0..2100)
+        .map(|i| {
+            let room_name = if i % 100 == 99 { "team" } else { "general" };
+            Step::Send(NewMessage {
+                room: room(room_name),
+                author: w.alice.clone(),
+                text: MessageText::parse(&format!("common {i}"), &Limits::default()).unwrap(),
+                client_id: None,
+                ts: 1,
+                reply_to: None,
+                mentions: Mentions::default(),
+            })
+        })
+        .collect();
+    let stored = w.store.append(steps).await.unwrap();
+    assert_eq!(stored.len(), 2100);
+    assert_eq!(
+        find(&w, w.bob.id, "common").await[..3],
+        ["common 2098", "common 2097", "common 2096"]
+    );
+    assert_eq!(
+        find(&w, w.alice.id, "common").await[..2],
+        ["common 2099", "common 2098"]
+    );
+    // Ids start at 1 in a fresh database: "common i" is id i + 1.
+    let before = find_in(&w, w.bob.id, "common", None, Some(5)).await;
+    assert_eq!(before, ["common 3", "common 2", "common 1", "common 0"]);
+    let before = find_in(&w, w.bob.id, "common", None, Some(2051)).await;
+    assert_eq!(before[..2], ["common 2049", "common 2048"]);
+    assert_eq!(find(&w, w.bob.id, "\"common 1500\"").await, ["common 1500"]);
 }

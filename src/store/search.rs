@@ -11,6 +11,11 @@
 //!
 //! Only `SearchQuery::fts5` and `SearchQuery::tsquery` reach `MATCH` and
 //! `to_tsquery`, as bound parameters: never the text a user typed.
+//!
+//! PostgreSQL's planner guesses how many rows a tsquery matches from its
+//! statistics, and guesses badly for words it has no figure for (rare or
+//! absent ones); so a cheap bounded look at the index decides first between the two
+//! plans that suit many matches and few (docs/benchmarks.md, Search).
 
 use super::StoreError;
 use super::shared::MessageRow;
@@ -35,10 +40,10 @@ const SQLITE_SEARCH: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.n
           WHERE ms.room_id = m.room_id AND ms.user_id = $4)) \
      ORDER BY f.rowid DESC LIMIT $5";
 
-/// PostgreSQL: the same question of the `search` column. The planner picks
-/// between the GIN index (rare words) and the primary key read backwards,
-/// filtered (common words), by its statistics.
-const PG_SEARCH: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
+/// PostgreSQL: the same question of the `search` column, for a query with
+/// many matches (`PG_PROBE` found `PG_PROBE_ROWS`): the planner
+/// reads the primary key backwards, filtered, and stops after `$5`.
+const PG_SEARCH_COMMON: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
      (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id, \
      m.edited_at, m.reply_to, m.mentions_room \
      FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.author_id \
@@ -47,6 +52,30 @@ const PG_SEARCH: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name 
      AND (r.kind = 'public' OR EXISTS (SELECT 1 FROM memberships ms \
           WHERE ms.room_id = m.room_id AND ms.user_id = $4)) \
      ORDER BY m.id DESC LIMIT $5";
+
+/// The same for a query with few matches, whose ids `PG_PROBE` has all
+/// found (`$1`, an array) in the GIN index: they are sorted here. Without
+/// this, a word with no or few matches (whose frequency the statistics do
+/// not know) is looked for by reading the whole table backwards: half a
+/// second in a million messages.
+const PG_SEARCH_RARE: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
+     (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id, \
+     m.edited_at, m.reply_to, m.mentions_room \
+     FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.author_id \
+     WHERE m.id = ANY($1) AND m.id < $2 AND m.deleted_at IS NULL \
+     AND ($3::text IS NULL OR r.name = $3::text) \
+     AND (r.kind = 'public' OR EXISTS (SELECT 1 FROM memberships ms \
+          WHERE ms.room_id = m.room_id AND ms.user_id = $4)) \
+     ORDER BY m.id DESC LIMIT $5";
+
+/// The ids of the matches, up to `$3`, in no order: with a `LIMIT` and no
+/// `ORDER BY` either plan stops early (a scan meets common words soon; the
+/// GIN index holds few entries for rare ones).
+const PG_PROBE: &str = "SELECT id FROM messages \
+     WHERE search @@ to_tsquery('simple', $1) AND id < $2 AND deleted_at IS NULL LIMIT $3";
+
+/// From this many matches on a query counts as common (`PG_SEARCH_COMMON`).
+const PG_PROBE_ROWS: i64 = 1000;
 
 /// The messages `reader` may see that match `search`, newest first, with
 /// their mentions and reactions.
@@ -57,15 +86,11 @@ pub async fn search(
 ) -> Result<Vec<Message>, StoreError> {
     let before = search.before.unwrap_or(i64::MAX);
     let room = search.room.as_ref().map(|r| r.as_str().to_owned());
-    let (sql, expression) = match pool {
-        SweepPool::Sqlite(_) => (SQLITE_SEARCH, search.query.fts5()),
-        SweepPool::Postgres(_) => (PG_SEARCH, search.query.tsquery()),
-    };
     // The same code for either pool (the types differ, the text does not).
     macro_rules! fetch {
-        ($pool:expr) => {
-            sqlx::query_as::<_, MessageRow>(sql)
-                .bind(&expression)
+        ($pool:expr, $sql:expr, $first:expr) => {
+            sqlx::query_as::<_, MessageRow>($sql)
+                .bind($first)
                 .bind(before)
                 .bind(&room)
                 .bind(reader)
@@ -75,8 +100,21 @@ pub async fn search(
         };
     }
     let rows = match pool {
-        SweepPool::Sqlite(pool) => fetch!(pool),
-        SweepPool::Postgres(pool) => fetch!(pool),
+        SweepPool::Sqlite(pool) => fetch!(pool, SQLITE_SEARCH, search.query.fts5()),
+        SweepPool::Postgres(pool) => {
+            let expression = search.query.tsquery();
+            let ids: Vec<i64> = sqlx::query_scalar(PG_PROBE)
+                .bind(&expression)
+                .bind(before)
+                .bind(PG_PROBE_ROWS)
+                .fetch_all(pool)
+                .await?;
+            if i64::try_from(ids.len()).unwrap_or(i64::MAX) >= PG_PROBE_ROWS {
+                fetch!(pool, PG_SEARCH_COMMON, &expression)
+            } else {
+                fetch!(pool, PG_SEARCH_RARE, &ids)
+            }
+        }
     };
     let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
     match pool {
