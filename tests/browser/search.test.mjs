@@ -105,3 +105,34 @@ test('a reply\'s parent far back is fetched around it and the timeline stays who
   cai.assertClean();
   await cai.close();
 });
+
+test('a result too far back to join to the timeline is shown in context in the panel', async () => {
+  const { server, browser } = env;
+  const room = 'search-very-far';
+  const say = await talker('tom', room);
+  await filler(say, 'early', 2);
+  const target = await say('the lost turquoise kite');
+  await filler(say, 'late', 2);
+  // More than the 2,000 messages a jump bridges, sent 100 at a time.
+  for (let batch = 0; batch < 22; batch++) {
+    await Promise.all(Array.from({ length: 100 }, (_, i) => say(`bulk ${batch * 100 + i}`)));
+  }
+  const dee = await openPage(browser, server.url);
+  const d = dee.page;
+  await guestViaUi(d, 'dee');
+  await d.getByLabel('Search messages').fill('turquoise');
+  await d.getByLabel('Search messages').press('Enter');
+  await d.locator('#search-results .search-hit').first().click();
+  await d.locator('#room-title', { hasText: `#${room}` }).waitFor();
+  const context = d.locator('#search-context');
+  await context.waitFor();
+  const shown = context.locator('.target');
+  assert.equal(await shown.locator('mark').textContent(), 'turquoise');
+  assert.equal(await shown.locator('.search-hit-text').textContent(), target.text);
+  const around = await context.locator('.search-hit-text').allTextContents();
+  for (const text of ['early 1', 'late 0', 'late 1']) assert.ok(around.includes(text), `${text} around it`);
+  // The room's timeline was left whole: it does not hold the far message.
+  assert.equal(await node(d, target.id).count(), 0);
+  dee.assertClean();
+  await dee.close();
+});
