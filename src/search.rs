@@ -72,7 +72,8 @@ impl Clause {
 }
 
 /// A parsed query: every clause must match. Only `parse` makes one, and
-/// every word in it is letters and digits only.
+/// every word in it is letters and digits only (with the combining marks
+/// on them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
     clauses: Vec<Clause>,
