@@ -142,6 +142,11 @@ pub struct Config {
     #[arg(long, env = "BANTER_READ_RATE", default_value = "60:600")]
     pub read_rate: Rate,
 
+    /// Searches (`GET /api/search`) one user may make: BURST:PER_MINUTE.
+    /// A search reads an index, dearer than a page of history.
+    #[arg(long, env = "BANTER_SEARCH_RATE", default_value = "20:60")]
+    pub search_rate: Rate,
+
     /// The origins this server is served under (comma-separated, e.g.
     /// `https://chat.example.com`): pages from them may open sockets and
     /// send state-changing requests. Unset, only a loopback page whose
@@ -285,6 +290,7 @@ impl Config {
             room_create: self.room_create_rate,
             room_create_from: self.room_create_ip_rate,
             read: self.read_rate,
+            search: self.search_rate,
         }
     }
 

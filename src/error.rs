@@ -16,6 +16,7 @@ use crate::auth::AuthError;
 use crate::messages::{ClientIdError, MessageTextError, PageError};
 use crate::reactions::EmojiError;
 use crate::rooms::{RoomNameError, TopicError};
+use crate::search::SearchError;
 use crate::store::StoreError;
 use crate::users::{PasswordError, UsernameError};
 
@@ -68,6 +69,8 @@ pub enum Code {
     // Files and images (issue #11).
     FileTooLarge,
     TooManyFiles,
+    // Search (issue #11).
+    InvalidQuery,
 }
 
 impl Code {
@@ -77,7 +80,8 @@ impl Code {
         match self {
             InvalidPayload | InvalidJson | InvalidUsername | InvalidPassword | InvalidRoom
             | InvalidText | InvalidClientId | InvalidLimit | InvalidCursor | UnknownEvent
-            | InvalidEmoji | InvalidTopic | InvalidTokenName => StatusCode::BAD_REQUEST,
+            | InvalidEmoji | InvalidTopic | InvalidTokenName
+            | InvalidQuery => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge | FileTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             TooManyFiles => StatusCode::BAD_REQUEST,
@@ -193,6 +197,20 @@ impl From<PageError> for Failure {
         let code = match err {
             PageError::Limit => Code::InvalidLimit,
             PageError::Cursor => Code::InvalidCursor,
+        };
+        Failure::new(code, err.to_string())
+    }
+}
+
+impl From<SearchError> for Failure {
+    fn from(err: SearchError) -> Self {
+        let code = match err {
+            SearchError::Limit => Code::InvalidLimit,
+            SearchError::Cursor => Code::InvalidCursor,
+            SearchError::Empty
+            | SearchError::TooLong
+            | SearchError::TooManyWords
+            | SearchError::ShortPrefix => Code::InvalidQuery,
         };
         Failure::new(code, err.to_string())
     }

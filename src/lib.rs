@@ -36,6 +36,7 @@ pub mod ratelimit;
 pub mod reactions;
 pub mod realtime;
 pub mod rooms;
+pub mod search;
 pub mod store;
 pub mod uploads;
 pub mod users;

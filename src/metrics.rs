@@ -84,6 +84,7 @@ struct RateLimited {
     room_create: Counter,
     room_create_from: Counter,
     read: Counter,
+    search: Counter,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -126,6 +127,7 @@ impl Metrics {
                 room_create: limited("room_create"),
                 room_create_from: limited("room_create_from"),
                 read: limited("read"),
+                search: limited("search"),
             },
             connections_websocket: connections("websocket"),
             connections_polling: connections("polling"),
@@ -145,6 +147,7 @@ impl Metrics {
             Key::RoomCreate(_) => &limited.room_create,
             Key::RoomCreateFrom(_) => &limited.room_create_from,
             Key::Read(_) => &limited.read,
+            Key::Search(_) => &limited.search,
         };
         counter.increment(1);
     }

@@ -84,6 +84,8 @@ pub enum Key {
     RoomCreateFrom(IpAddr),
     /// Read events (`history`, `members`) by a user.
     Read(UserId),
+    /// Searches (`GET /api/search`) by a user.
+    Search(UserId),
 }
 
 impl Key {
@@ -100,6 +102,7 @@ impl Key {
             Key::RoomCreate(user) => format!("room_create:{user}"),
             Key::RoomCreateFrom(ip) => format!("room_create_from:{ip}"),
             Key::Read(user) => format!("read:{user}"),
+            Key::Search(user) => format!("search:{user}"),
         }
     }
 }
@@ -116,6 +119,7 @@ pub struct Rates {
     pub room_create: Rate,
     pub room_create_from: Rate,
     pub read: Rate,
+    pub search: Rate,
 }
 
 impl Rates {
@@ -131,6 +135,7 @@ impl Rates {
             Key::RoomCreate(_) => self.room_create,
             Key::RoomCreateFrom(_) => self.room_create_from,
             Key::Read(_) => self.read,
+            Key::Search(_) => self.search,
         }
     }
 }
@@ -155,6 +160,7 @@ pub struct LocalLimiter {
     room_create: DefaultKeyedRateLimiter<Key>,
     room_create_from: DefaultKeyedRateLimiter<Key>,
     read: DefaultKeyedRateLimiter<Key>,
+    search: DefaultKeyedRateLimiter<Key>,
 }
 
 impl LocalLimiter {
@@ -171,6 +177,7 @@ impl LocalLimiter {
             room_create: keyed(rates.room_create),
             room_create_from: keyed(rates.room_create_from),
             read: keyed(rates.read),
+            search: keyed(rates.search),
         }
     }
 
@@ -189,6 +196,7 @@ impl LocalLimiter {
             Key::RoomCreate(_) => &self.room_create,
             Key::RoomCreateFrom(_) => &self.room_create_from,
             Key::Read(_) => &self.read,
+            Key::Search(_) => &self.search,
         }
     }
 
@@ -205,6 +213,7 @@ impl LocalLimiter {
             &self.room_create,
             &self.room_create_from,
             &self.read,
+            &self.search,
         ] {
             limiter.retain_recent();
             limiter.shrink_to_fit();
@@ -273,6 +282,7 @@ mod tests {
             room_create: r,
             room_create_from: r,
             read: r,
+            search: r,
         }
     }
 

@@ -869,6 +869,17 @@ fn check_accepted(cmd: &Command, event: &str, data: &Value, limits: &Limits) -> 
             };
             prop_assert_eq!(page.cursor, expected);
         }
+        Command::HistoryAround {
+            room,
+            around,
+            limit,
+        } => {
+            prop_assert_eq!(event, "history");
+            room_of(room)?;
+            prop_assert_eq!(Some(*around), data["around"].as_i64());
+            prop_assert!(*around > 0);
+            prop_assert_eq!(*limit, data["limit"].as_i64().unwrap_or(HISTORY_DEFAULT));
+        }
         Command::Delete { id } => {
             prop_assert_eq!(event, "delete");
             prop_assert!(*id > 0);
@@ -999,6 +1010,36 @@ fn prop_command_error_order((event, data, limits): (String, Value, Limits)) -> T
 // ---------------------------------------------------------------------------
 // The normal run: proptest's default case count
 
+fn prop_search_query(raw: &str) -> TestCaseResult {
+    use banter::search::{MAX_QUERY_CHARS, MAX_QUERY_WORDS, SearchQuery};
+    let Ok(query) = SearchQuery::parse(raw) else {
+        return Ok(());
+    };
+    prop_assert!(raw.chars().count() <= MAX_QUERY_CHARS);
+    let words: Vec<&String> = query.clauses().iter().flat_map(|c| c.words()).collect();
+    prop_assert!(!words.is_empty() && words.len() <= MAX_QUERY_WORDS);
+    for word in &words {
+        // Letters and digits, with the combining marks on them.
+        let wordy =
+            |c: char| c.is_alphanumeric() || unicode_normalization::char::is_combining_mark(c);
+        prop_assert!(!word.is_empty() && word.chars().all(wordy), "{word:?}");
+    }
+    // Quotes only around clauses; no backslash or quote inside a lexeme.
+    let fts5 = query.fts5();
+    prop_assert_eq!(fts5.matches('"').count(), 2 * query.clauses().len());
+    let tsquery = query.tsquery();
+    prop_assert_eq!(tsquery.matches('\'').count(), 2 * words.len());
+    prop_assert!(!tsquery.contains('\\'));
+    // Every highlight range lies inside the text, in order.
+    let mut at = 0;
+    let units = raw.encode_utf16().count();
+    for [start, end] in query.highlight(raw) {
+        prop_assert!(at <= start && start < end && end <= units);
+        at = end;
+    }
+    Ok(())
+}
+
 fn persistence_off() -> ProptestConfig {
     // Minimal failing inputs are printed; no regression files are written
     // into the source tree.
@@ -1010,6 +1051,15 @@ fn persistence_off() -> ProptestConfig {
 
 proptest! {
     #![proptest_config(persistence_off())]
+
+    /// Search (issue #11): any text parses or is refused with a reason,
+    /// and what reaches the backends is words of letters and digits only.
+    #[test]
+    fn search_queries_reach_the_backends_as_quoted_words_only(
+        raw in prop_oneof![3 => text(), 1 => "[a-z \"*():&|!'\\^-]{0,60}"],
+    ) {
+        prop_search_query(&raw)?;
+    }
 
     #[test]
     fn usernames_are_accepted_exactly_when_they_follow_the_rules(input in (text(), limits())) {

@@ -8,6 +8,7 @@ mod extract;
 mod files;
 mod rooms;
 mod same_origin;
+mod search;
 mod slim;
 
 use std::sync::atomic::Ordering;
@@ -58,6 +59,8 @@ pub fn router(state: AppState) -> Router {
             post(files::upload).layer(DefaultBodyLimit::max(upload_limit)),
         )
         // --- end of files and images.
+        // Search (issue #11).
+        .route("/search", get(search::get))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -49,6 +49,13 @@ pub enum Command {
         room: RoomName,
         page: Page,
     },
+    /// `history` with `around`: the message and some on either side, so a
+    /// search result or a reply's parent opens in context (issue #11).
+    HistoryAround {
+        room: RoomName,
+        around: MessageId,
+        limit: i64,
+    },
     /// A page of a room's members, in name order, after the name `after`.
     Members {
         room: RoomName,
@@ -113,7 +120,11 @@ impl Command {
     pub fn is_read(&self) -> bool {
         matches!(
             self,
-            Self::History { .. } | Self::Members { .. } | Self::Read { .. } | Self::Notify { .. }
+            Self::History { .. }
+                | Self::HistoryAround { .. }
+                | Self::Members { .. }
+                | Self::Read { .. }
+                | Self::Notify { .. }
         )
     }
 }
@@ -220,6 +231,8 @@ struct HistoryPayload {
     before: Option<Value>,
     after: Option<Value>,
     limit: Option<Value>,
+    /// Search (issue #11): a message id to centre the page on.
+    around: Option<Value>,
 }
 
 impl Command {
@@ -254,6 +267,9 @@ impl Command {
             }
             "history" => {
                 let p: HistoryPayload = payload(data)?;
+                if let Some(around) = integer(p.around, PageError::Cursor)? {
+                    return history_around(room(&p.room)?, around, p.before, p.after, p.limit);
+                }
                 Ok(Self::History {
                     room: room(&p.room)?,
                     page: Page::parse(
@@ -404,6 +420,31 @@ fn positive(id: i64) -> Result<i64, Failure> {
             "ids are positive integers",
         ))
     }
+}
+
+/// `history {room, around, limit?}`: `around` a positive id, with neither
+/// `before` nor `after`; `limit` as for any page (it counts the message
+/// itself).
+fn history_around(
+    room: RoomName,
+    around: i64,
+    before: Option<Value>,
+    after: Option<Value>,
+    limit: Option<Value>,
+) -> Result<Command, Failure> {
+    let given = |v: &Option<Value>| !matches!(v, None | Some(Value::Null));
+    if around <= 0 || given(&before) || given(&after) {
+        return Err(Failure::new(
+            Code::InvalidCursor,
+            "around must be a positive message id, without before or after",
+        ));
+    }
+    let page = Page::parse(None, None, integer(limit, PageError::Limit)?)?;
+    Ok(Command::HistoryAround {
+        room,
+        around,
+        limit: page.limit,
+    })
 }
 
 /// An optional integer field; `null` counts as absent.

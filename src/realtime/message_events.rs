@@ -70,3 +70,27 @@ pub async fn on_history(conn: &Connection, room: RoomName, page: Page) -> Result
     let messages = conn.core.store.messages(&room, page).await?;
     Ok(json!({ "ok": true, "messages": messages }))
 }
+
+/// The message `around` with the messages on either side of it, oldest
+/// first (issue #11). An id that is not a message of the room (another
+/// room's, deleted, never sent) is `message_not_found`.
+pub async fn on_history_around(
+    conn: &Connection,
+    room: RoomName,
+    around: MessageId,
+    limit: i64,
+) -> Result<Value, Failure> {
+    super::visible_room(&conn.core, &room, conn.identity.user.id).await?;
+    let Some(messages) = conn
+        .core
+        .store
+        .messages_around(&room, around, limit)
+        .await?
+    else {
+        return Err(Failure::new(
+            Code::MessageNotFound,
+            format!("no message {around} in {room}"),
+        ));
+    };
+    Ok(json!({ "ok": true, "messages": messages }))
+}

@@ -117,6 +117,11 @@ impl Connection {
             Ok(Command::History { room, page }) => {
                 message_events::on_history(self, room, page).await
             }
+            Ok(Command::HistoryAround {
+                room,
+                around,
+                limit,
+            }) => message_events::on_history_around(self, room, around, limit).await,
             Ok(Command::Delete { id }) => moderation_events::on_delete(self, id).await,
             Ok(Command::Mute {
                 room,

@@ -14,6 +14,7 @@ mod pg_writer;
 mod postgres;
 mod reader;
 pub mod retention;
+mod search;
 mod shared;
 mod sqlite;
 pub mod sweeps;
@@ -35,10 +36,11 @@ pub use sqlite::SqliteStore;
 use sweeps::SweepPool;
 
 use crate::mentions::Mentions;
-use crate::messages::{ClientId, Message, MessageId, MessageText, Page};
+use crate::messages::{ClientId, Cursor, Message, MessageId, MessageText, Page};
 use crate::reactions::Emoji;
 use crate::rooms::{MyRoom, NotifyLevel, Room, RoomName, RoomPage, RoomSearch};
 use crate::uploads::Attachment;
+use crate::search::Search;
 use crate::users::{User, UserId, Username};
 pub use memberships::Marked;
 
@@ -596,6 +598,57 @@ pub trait Store: Send + Sync + 'static {
     }
 
     // --- end of files and images.
+    // --- Search (issue #11): full-text search and history around a
+    // message (`search.rs`; the indexes are the `…_search.sql` migrations).
+
+    /// The messages `reader` may read (public rooms, and the rooms they are
+    /// a member of) matching `search`, newest first, at most `search.limit`,
+    /// older than `search.before`, in `search.room` if given. Never a
+    /// deleted message.
+    async fn search_messages(
+        &self,
+        search: &Search,
+        reader: UserId,
+    ) -> Result<Vec<Message>, StoreError> {
+        search::search(&self.sweeps().0, search, reader).await
+    }
+    /// The message `id` of `room` with up to `(limit - 1) / 2` messages
+    /// before it and the rest of `limit` after it, oldest first; `None` if
+    /// `room` has no such message (or it is deleted).
+    async fn messages_around(
+        &self,
+        room: &RoomName,
+        id: MessageId,
+        limit: i64,
+    ) -> Result<Option<Vec<Message>>, StoreError> {
+        let Some(target) = self.find_message(id).await? else {
+            return Ok(None);
+        };
+        if target.room != room.as_str() {
+            return Ok(None);
+        }
+        let older = (limit - 1) / 2;
+        let newer = limit - 1 - older;
+        let mut messages = Vec::new();
+        if older > 0 {
+            let page = Page {
+                cursor: Cursor::Before(id),
+                limit: older,
+            };
+            messages = self.messages(room, page).await?;
+        }
+        messages.push(target);
+        if newer > 0 {
+            let page = Page {
+                cursor: Cursor::After(id),
+                limit: newer,
+            };
+            messages.extend(self.messages(room, page).await?);
+        }
+        Ok(Some(messages))
+    }
+
+    // --- end of search.
 }
 
 #[cfg(test)]

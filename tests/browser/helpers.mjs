@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { io } from 'socket.io-client';
 import { adminOk } from '../node/admin-cli.mjs';
 import { startServer } from '../node/server.mjs';
 
@@ -209,4 +210,39 @@ export function assertOnlyWebSocket(seen, baseUrl, heard, who) {
     `${who} got "${heard}" as a WebSocket frame: ${JSON.stringify(seen.websockets[0].received)}`,
   );
   assert.deepEqual(seen.polls, [], `${who} made no long-polling request`);
+}
+
+// ---- Node-client talkers (search, issue #11; message-features.test.mjs and
+// keyed.test.mjs have their own copies that could move here)
+
+/**
+ * A guest on the official Node client, joined to `room`, in the server at
+ * `url`; returns `send(text, extra?)`, resolving with the stored message.
+ * The socket is closed by `closeTalkers()`.
+ */
+export async function talker(url, name, room) {
+  const res = await fetch(`${url}/api/auth/guest`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }),
+  });
+  assert.equal(res.status, 201);
+  const { token } = await res.json();
+  const socket = io(url, { auth: { token }, transports: ['websocket'], forceNew: true, reconnection: false });
+  talkers.push(socket);
+  await new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  assert.equal((await socket.timeout(5000).emitWithAck('join', { room })).ok, true);
+  return async (text, extra = {}) => {
+    const ack = await socket.timeout(5000).emitWithAck('send', { room, text, ...extra });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    return ack.message;
+  };
+}
+
+const talkers = [];
+
+/** Closes every talker's socket. */
+export function closeTalkers() {
+  for (const socket of talkers.splice(0)) socket.close();
 }

@@ -103,3 +103,22 @@ export const webhooks = (room) =>
   request('GET', `/api/rooms/${encodeURIComponent(room)}/webhooks`).then((r) => r.webhooks);
 /** @param {number} id */
 export const revokeWebhook = (id) => request('DELETE', `/api/webhooks/${id}`);
+
+// ---- search (issue #11)
+
+/**
+ * A search result: the message and the matched words in its text, as
+ * `[start, end)` ranges in UTF-16 code units (what JavaScript strings index).
+ * @typedef {{ message: import('./state.js').Message, highlight: [number, number][] }} SearchHit
+ */
+
+/**
+ * `GET /api/search`: the messages we may read that match `q`, newest first.
+ * @param {{ q: string, before?: number | null, limit?: number }} params
+ * @returns {Promise<{ results: SearchHit[] }>}
+ */
+export function search({ q, before = null, limit = 20 }) {
+  const params = new URLSearchParams({ q, limit: String(limit) });
+  if (before) params.set('before', String(before));
+  return request('GET', `/api/search?${params}`);
+}

@@ -27,6 +27,7 @@ import { createMembersView } from './views/members.js';
 import { createMessagesView } from './views/messages.js';
 import { createNotifyLevel } from './views/notify-level.js';
 import { createRoomsView } from './views/rooms.js';
+import { createSearch } from './search.js';
 import { createStatusView } from './views/status.js';
 import { createTokensPanel } from './views/tokens.js';
 import { createWebhooksView } from './views/webhooks.js';
@@ -110,6 +111,18 @@ export function startChat(me, onSignedOut, { admin = false } = {}) {
       openRoom(name);
     },
     notifier,
+  });
+
+  // Search (issue #11): a result opens in its room, scrolled to and
+  // marked, with the messages around it.
+  createSearch({
+    onOpen: async (hit, view) => {
+      const name = hit.message.room;
+      if (store.room(name)) openRoom(name, { quiet: true });
+      else await joinRoom(name);
+      const room = store.room(name);
+      if (room) await sync.jumpTo(room, hit.message.id, { onTooFar: (messages) => view.showContext(messages, hit) });
+    },
   });
 
   store.subscribe((change) => {

@@ -17,7 +17,8 @@ import { createTypingNotifier } from './typing.js';
 const JOIN_PAGE = 50; // a join answers with the latest 50 messages
 const OLDER_PAGE = 50;
 const CATCH_UP_PAGE = 100; // the largest page the server allows
-const JUMP_PAGES = 20; // how far back a reply's parent is looked for: 2,000 messages
+const JUMP_PAGES = 20; // how far back a jump bridges to the timeline: 2,000 messages
+const AROUND_PAGE = 50; // a jump's message with the messages around it
 
 /**
  * @typedef {import('./store.js').Store} Store
@@ -294,20 +295,36 @@ export function createSync(store, { onConnect, onUnauthorized, onRemoved = () =>
   }
 
   /**
-   * Brings a reply's parent on screen: when it is older than what is held,
-   * older pages (`before`) are loaded until it is there, so the timeline
-   * stays whole, at most JUMP_PAGES of them. Resolves whether it is shown.
+   * Brings a message on screen (a reply's parent, a search result), with
+   * the messages around it (issue #11): when it is older than what is
+   * held, `history {around}` fetches it in context, and pages after that
+   * window (`after`) bridge it to what is held, at most JUMP_PAGES of
+   * them, so the timeline stays whole. Resolves whether it is shown; when
+   * it is too far back to bridge, `onTooFar` gets the window instead.
    * @param {Room} room
    * @param {number} id
+   * @param {{ onTooFar?: (messages: Message[]) => void }} [opts]
    */
-  async function jumpTo(room, id) {
-    for (let pages = 0; !findMessage(room, id) && pages < JUMP_PAGES; pages++) {
-      const before = oldestId(room);
-      if (room.reachedStart || before === 0 || before < id || !conn.connected) break;
-      const { messages } = await conn.request('history', { room: room.name, before, limit: CATCH_UP_PAGE });
-      store.merge(room, messages);
-      if (messages.length < CATCH_UP_PAGE) store.setHistory(room, { reachedStart: true });
+  async function jumpTo(room, id, { onTooFar } = {}) {
+    const oldest = oldestId(room);
+    if (findMessage(room, id) || !conn.connected || room.reachedStart || oldest === 0 || id > oldest) {
+      return store.focusMessage(room, id);
     }
+    const { messages } = await conn.request('history', { room: room.name, around: id, limit: AROUND_PAGE });
+    const bridge = [...messages];
+    let cursor = newestOf(messages);
+    let reached = cursor >= oldest;
+    for (let pages = 0; !reached && pages < JUMP_PAGES; pages++) {
+      const page = await conn.request('history', { room: room.name, after: cursor, limit: CATCH_UP_PAGE });
+      bridge.push(...page.messages);
+      cursor = newestOf(page.messages) || cursor;
+      reached = cursor >= oldest || page.messages.length < CATCH_UP_PAGE;
+    }
+    if (!reached) {
+      onTooFar?.(messages);
+      return false;
+    }
+    store.merge(room, bridge.filter((m) => m.id < oldest));
     return store.focusMessage(room, id);
   }
 
@@ -401,6 +418,11 @@ export function createSync(store, { onConnect, onUnauthorized, onRemoved = () =>
       store.setNotify(room, level);
     },
   };
+}
+
+/** The newest id of a page, oldest first (0 if empty). @param {Message[]} messages */
+function newestOf(messages) {
+  return messages.length ? messages[messages.length - 1].id : 0;
 }
 
 /** @typedef {ReturnType<typeof createSync>} Sync */
