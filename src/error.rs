@@ -80,8 +80,9 @@ impl Code {
         match self {
             InvalidPayload | InvalidJson | InvalidUsername | InvalidPassword | InvalidRoom
             | InvalidText | InvalidClientId | InvalidLimit | InvalidCursor | UnknownEvent
-            | InvalidEmoji | InvalidTopic | InvalidTokenName
-            | InvalidQuery => StatusCode::BAD_REQUEST,
+            | InvalidEmoji | InvalidTopic | InvalidTokenName | InvalidQuery => {
+                StatusCode::BAD_REQUEST
+            }
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge | FileTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             TooManyFiles => StatusCode::BAD_REQUEST,

@@ -267,16 +267,24 @@ impl Command {
             }
             "history" => {
                 let p: HistoryPayload = payload(data)?;
+                let room = room(&p.room)?;
                 if let Some(around) = integer(p.around, PageError::Cursor)? {
-                    return history_around(room(&p.room)?, around, p.before, p.after, p.limit);
+                    return history_around(room, around, p.before, p.after, p.limit);
                 }
+                let before = integer(p.before, PageError::Cursor)?;
+                let after = integer(p.after, PageError::Cursor)?;
+                // A limit past i64 is a limit error too, but only once the
+                // cursors have passed their own rules (fields in table order).
+                let limit = match integer(p.limit, PageError::Limit) {
+                    Ok(limit) => limit,
+                    Err(e) => {
+                        Page::parse(before, after, None)?;
+                        return Err(e);
+                    }
+                };
                 Ok(Self::History {
-                    room: room(&p.room)?,
-                    page: Page::parse(
-                        integer(p.before, PageError::Cursor)?,
-                        integer(p.after, PageError::Cursor)?,
-                        integer(p.limit, PageError::Limit)?,
-                    )?,
+                    room,
+                    page: Page::parse(before, after, limit)?,
                 })
             }
             "members" => {

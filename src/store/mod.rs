@@ -39,8 +39,8 @@ use crate::mentions::Mentions;
 use crate::messages::{ClientId, Cursor, Message, MessageId, MessageText, Page};
 use crate::reactions::Emoji;
 use crate::rooms::{MyRoom, NotifyLevel, Room, RoomName, RoomPage, RoomSearch};
-use crate::uploads::Attachment;
 use crate::search::Search;
+use crate::uploads::Attachment;
 use crate::users::{User, UserId, Username};
 pub use memberships::Marked;
 
