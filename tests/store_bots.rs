@@ -219,6 +219,7 @@ async fn a_webhook_posts_as_its_bot_and_history_says_so(db: TestDb) {
         ts: 9,
         reply_to: None,
         mentions: Default::default(),
+        attachments: Vec::new(),
     };
     let Inserted::New { message, .. } = store.insert_message(new).await.unwrap() else {
         panic!("stored");

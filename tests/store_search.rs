@@ -66,6 +66,7 @@ async fn say(w: &World, author: &User, room_name: &str, text: &str) -> Message {
         ts: 1,
         reply_to: None,
         mentions: Mentions::default(),
+        attachments: Vec::new(),
     };
     match w.store.insert_message(new).await.unwrap() {
         Inserted::New { message, .. } => message,
@@ -349,6 +350,7 @@ async fn a_word_in_thousands_of_messages_is_found_newest_first(db: TestDb) {
                 ts: 1,
                 reply_to: None,
                 mentions: Mentions::default(),
+                attachments: Vec::new(),
             })
         })
         .collect();
