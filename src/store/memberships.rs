@@ -307,6 +307,7 @@ pub async fn direct_room(
                         .fetch_one(&mut *tx)
                         .await?;
                 if RoomKind::stored(&kind) != RoomKind::Direct {
+                    tx.rollback().await?;
                     return Err(StoreError::RoomExists);
                 }
                 (id, std::slice::from_ref(&caller))

@@ -173,6 +173,9 @@ pub(super) mod sqlite {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
+            // Rolled back here, not on drop: a dropped transaction keeps the
+            // write lock until its connection is next used.
+            tx.rollback().await?;
             return Ok(None);
         }
         sqlx::query(FORGET_MENTIONS)
@@ -254,6 +257,9 @@ pub(super) mod postgres {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
+            // Rolled back here, not on drop: a dropped transaction keeps the
+            // write lock until its connection is next used.
+            tx.rollback().await?;
             return Ok(None);
         }
         sqlx::query(FORGET_MENTIONS)

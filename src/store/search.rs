@@ -31,7 +31,7 @@ use crate::users::UserId;
 /// reader, `$5` the limit.
 const SQLITE_SEARCH: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
      (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id, \
-     m.edited_at, m.reply_to, m.mentions_room \
+     m.edited_at, m.reply_to, m.mentions_room, u.is_bot AS author_bot \
      FROM messages_fts f CROSS JOIN messages m ON m.id = f.rowid \
      JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.author_id \
      WHERE messages_fts MATCH $1 AND f.rowid < $2 AND m.deleted_at IS NULL \
@@ -45,7 +45,7 @@ const SQLITE_SEARCH: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.n
 /// reads the primary key backwards, filtered, and stops after `$5`.
 const PG_SEARCH_COMMON: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
      (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id, \
-     m.edited_at, m.reply_to, m.mentions_room \
+     m.edited_at, m.reply_to, m.mentions_room, u.is_bot AS author_bot \
      FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.author_id \
      WHERE m.search @@ to_tsquery('simple', $1) AND m.id < $2 AND m.deleted_at IS NULL \
      AND ($3::text IS NULL OR r.name = $3::text) \
@@ -60,7 +60,7 @@ const PG_SEARCH_COMMON: &str = "SELECT m.id, r.name AS room, u.id AS author_id, 
 /// second in a million messages.
 const PG_SEARCH_RARE: &str = "SELECT m.id, r.name AS room, u.id AS author_id, u.name AS author_name, \
      (u.password_hash IS NULL) AS author_guest, m.text, m.created_at, m.client_id, \
-     m.edited_at, m.reply_to, m.mentions_room \
+     m.edited_at, m.reply_to, m.mentions_room, u.is_bot AS author_bot \
      FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.author_id \
      WHERE m.id = ANY($1) AND m.id < $2 AND m.deleted_at IS NULL \
      AND ($3::text IS NULL OR r.name = $3::text) \

@@ -207,8 +207,14 @@ impl Store for SqliteStore {
             .await;
         let (id, admin) = match inserted {
             Ok(Some(row)) => row,
-            Ok(None) => return Err(StoreError::NameTaken),
-            Err(e) if is_unique_violation(&e) => return Err(StoreError::NameTaken),
+            Ok(None) => {
+                tx.rollback().await?;
+                return Err(StoreError::NameTaken);
+            }
+            Err(e) if is_unique_violation(&e) => {
+                tx.rollback().await?;
+                return Err(StoreError::NameTaken);
+            }
             Err(e) => return Err(e.into()),
         };
         tx.commit().await?;

@@ -62,6 +62,7 @@ pub async fn create_token(
             .fetch_one(&mut *tx)
             .await?;
         if held >= MAX_TOKENS {
+            tx.rollback().await?;
             return Ok(None);
         }
         let id: i64 = sqlx::query_scalar(INSERT_TOKEN)
@@ -168,6 +169,7 @@ pub async fn create_webhook(
             .fetch_one(&mut *tx)
             .await?;
         if held >= MAX_WEBHOOKS {
+            tx.rollback().await?;
             return Ok(None);
         }
         sqlx::query(super::postgres::RELEASE_NAME)
