@@ -14,10 +14,16 @@ const skip = sqliteOnly('the modes of the SQLite data directory and files');
 
 const mode = (p) => (statSync(p).mode & 0o777).toString(8);
 
-function tempDir(t) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'banter-files-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+function tempDir() {
+  return mkdtempSync(path.join(tmpdir(), 'banter-files-'));
+}
+
+/** Stops the server first (it keeps writing under its data directory, its files directory too), then removes the directory. */
+function cleanUp(t, server, dir) {
+  t.after(async () => {
+    await server.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
 }
 
 function assertPrivate(dataDir) {
@@ -28,14 +34,16 @@ function assertPrivate(dataDir) {
 }
 
 test('a new data directory is made 0700 and its database files 0600', { skip }, async (t) => {
-  const dataDir = path.join(tempDir(t), 'fresh');
+  const root = tempDir();
+  const dataDir = path.join(root, 'fresh');
   const server = await startServer({ dataDir });
-  t.after(() => server.dispose());
+  cleanUp(t, server, root);
   assertPrivate(dataDir);
 });
 
 test('a data directory and database left world-readable are tightened at start', { skip }, async (t) => {
-  const dataDir = path.join(tempDir(t), 'loose');
+  const root = tempDir();
+  const dataDir = path.join(root, 'loose');
   mkdirSync(dataDir);
   chmodSync(dataDir, 0o755);
   // An empty file is a new SQLite database; -wal and -shm as an older
@@ -45,6 +53,6 @@ test('a data directory and database left world-readable are tightened at start',
     chmodSync(path.join(dataDir, file), 0o644);
   }
   const server = await startServer({ dataDir, env: { RUST_LOG: 'warn' } });
-  t.after(() => server.dispose());
+  cleanUp(t, server, root);
   assertPrivate(dataDir);
 });
