@@ -477,3 +477,22 @@ export async function fullHistory(socket, room) {
   }
   return pages.flat();
 }
+
+/**
+ * A multipart/form-data body. parts: [{name, filename?, type?, data}].
+ * Built by hand so a test decides every header (a lying Content-Type, a
+ * file name with a path).
+ */
+export function multipart(parts) {
+  const boundary = `----banter${Math.random().toString(16).slice(2)}`;
+  const chunks = [];
+  for (const part of parts) {
+    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"`;
+    if (part.filename !== undefined) head += `; filename="${part.filename}"`;
+    head += '\r\n';
+    if (part.type) head += `Content-Type: ${part.type}\r\n`;
+    chunks.push(Buffer.from(`${head}\r\n`), Buffer.from(part.data), Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}

@@ -22,6 +22,7 @@ import {
   collect,
   connect,
   guestSocket,
+  multipart,
   ok,
   register,
   rname,
@@ -97,25 +98,6 @@ export function png(width, height) {
 /** A PNG of a few dozen bytes that declares `width`×`height` pixels (30 GB once decoded at 100000²). */
 function bomb(width, height) {
   return Buffer.concat([PNG_SIGNATURE, ihdr(width, height), chunk('IDAT', deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
-}
-
-/**
- * A multipart/form-data body. parts: [{name, filename?, type?, data}].
- * Built by hand so a test decides every header (a lying Content-Type, a
- * file name with a path).
- */
-function multipart(parts) {
-  const boundary = `----banter${Math.random().toString(16).slice(2)}`;
-  const chunks = [];
-  for (const part of parts) {
-    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"`;
-    if (part.filename !== undefined) head += `; filename="${part.filename}"`;
-    head += '\r\n';
-    if (part.type) head += `Content-Type: ${part.type}\r\n`;
-    chunks.push(Buffer.from(`${head}\r\n`), Buffer.from(part.data), Buffer.from('\r\n'));
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
 /** POST /api/rooms/{room}/uploads with `parts`, as `token`. */
