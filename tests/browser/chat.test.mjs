@@ -155,14 +155,16 @@ test('a conversation looks good (docs/screenshot.png with UPDATE_SCREENSHOT=1)',
   await joinRoom(l, 'design');
   const lines = [
     [l, 'Morning! Did the new build go out?'],
-    [m, 'Yes, deployed at nine. Release notes: https://example.com/releases/1.4'],
+    [m, 'Yes, deployed at nine: `banter --version` says **1.4**. Release notes: https://example.com/releases/1.4',
+      'Yes, deployed at nine: banter --version says 1.4. Release notes: https://example.com/releases/1.4'],
     [m, 'Reconnects are much smoother now: nothing lost, nothing twice.'],
     [l, 'Nice. I will try it on my phone during the commute.'],
     [m, 'Tell me how the small screen feels.\nThe panels fold away behind the buttons at the top.'],
   ];
-  for (const [page, text] of lines) {
+  // [who, what they type, what the other sees (the text drawn, when it is formatted)]
+  for (const [page, text, shown = text] of lines) {
     await send(page, text);
-    await expectMessageOnce(page === m ? l : m, text);
+    await expectMessageOnce(page === m ? l : m, shown);
   }
   await l.getByLabel('Message', { exact: true }).pressSequentially('Will do', { delay: 20 });
   await m.locator('#typing', { hasText: 'leo is typing…' }).waitFor();
