@@ -1025,6 +1025,7 @@ on_every_backend![
     creating_a_taken_name_is_refused_and_changes_nothing,
     only_public_rooms_are_listed,
     memberships_are_added_once_and_removed,
+    a_join_makes_the_membership_once_and_answers_with_the_read_state,
     my_rooms_lists_a_users_rooms_by_name_with_read_state,
     the_read_marker_moves_forward_only_and_never_past_the_latest_message,
     unread_skips_own_and_deleted_messages_and_mentions_count_the_user_or_the_room,
@@ -1136,6 +1137,43 @@ async fn memberships_are_added_once_and_removed(db: TestDb) {
             .await
             .unwrap()
     );
+    assert!(store.find_room(&room("nowhere")).await.is_err());
+}
+
+async fn a_join_makes_the_membership_once_and_answers_with_the_read_state(db: TestDb) {
+    let (store, alice, bob) = with_alice_and_bob(&db).await;
+    let general = room("general");
+    say(&store, &bob, &general, "before alice came", None).await;
+    let second = say(&store, &bob, &general, "still before", None).await;
+    store
+        .insert_message(mentioning(&bob, &general, "@alice welcome", None))
+        .await
+        .unwrap();
+    // Someone new: a member now, with everything before them unread.
+    let mine = store.join_room(&general, alice.id, 5).await.unwrap();
+    assert_eq!(
+        (mine.name.as_str(), mine.kind),
+        ("general", RoomKind::Public)
+    );
+    assert_eq!(
+        (mine.read.last_read, mine.read.unread, mine.read.mentions),
+        (0, 3, 1)
+    );
+    assert!(store.is_member(&general, alice.id).await.unwrap());
+    assert_eq!(store.my_room(&general, alice.id).await.unwrap(), Some(mine));
+    // A member already: nothing made again, and the read marker stays.
+    store
+        .mark_read(&general, alice.id, id(&second))
+        .await
+        .unwrap();
+    let again = store.join_room(&general, alice.id, 6).await.unwrap();
+    assert_eq!((again.read.last_read, again.read.unread), (id(&second), 1));
+    assert!(!store.add_member(&general, alice.id, 7).await.unwrap());
+    // No such room: refused, and no room is made.
+    assert!(matches!(
+        store.join_room(&room("nowhere"), alice.id, 8).await,
+        Err(StoreError::RoomNotFound)
+    ));
     assert!(store.find_room(&room("nowhere")).await.is_err());
 }
 

@@ -10,7 +10,7 @@ use crate::error::{Code, Failure};
 use crate::limits::MEMBERS_PAGE;
 use crate::presence::Change;
 use crate::ratelimit::Key;
-use crate::rooms::{Room, RoomName};
+use crate::rooms::{MyRoom, ReadState, Room, RoomName};
 use crate::store::StoreError;
 use crate::users::Username;
 
@@ -32,14 +32,10 @@ pub async fn on_join(
         conn.within_rate(Key::Join(conn.identity.user.id)).await?;
     }
     // A member already (every rejoin of a reconnect): one read, no write.
-    let me = conn.identity.user.id;
-    let mine = core.store.my_room(&name, me).await?;
-    let room = open_room(conn, socket, &name, mine.is_some()).await?;
-    let mine = match mine {
-        Some(mine) => Some(mine),
-        None => core.store.my_room(&name, me).await?,
-    };
-    let read = mine.map(|mine| mine.read).unwrap_or_default();
+    // Someone new: the membership is made and the read state read back in
+    // one step of the writer, committed with whatever else is queued.
+    let mine = core.store.my_room(&name, conn.identity.user.id).await?;
+    let (room, read) = open_room(conn, socket, &name, mine).await?;
     let Some(ack) = ack.take() else {
         return Ok(Value::Null);
     };
@@ -67,24 +63,25 @@ pub async fn on_join(
     Ok(Value::Null)
 }
 
-/// The room a join opens, with the caller a member: an existing public room
-/// (the membership is made), a private or direct one the caller belongs to,
-/// or a new public room (rate-limited as a creation). Names starting `dm-`
-/// are never made here. `member`: the caller is one already.
+/// The room a join opens, with the caller a member, and the caller's read
+/// state in it: an existing public room (the membership is made), a private
+/// or direct one the caller belongs to, or a new public room (rate-limited
+/// as a creation). Names starting `dm-` are never made here. `mine`: the
+/// caller's membership, if they have one already.
 async fn open_room(
     conn: &Connection,
     socket: &SocketRef,
     name: &RoomName,
-    member: bool,
-) -> Result<Room, Failure> {
+    mine: Option<MyRoom>,
+) -> Result<(Room, ReadState), Failure> {
     let core = &conn.core;
     let user = conn.identity.user.id;
     let room = match core.store.find_room(name).await {
         Ok(room) if room.kind.is_closed() => {
-            if !member {
+            let Some(mine) = mine else {
                 return Err(membership_events::no_such_room(name));
-            }
-            return membership_events::described(core, room).await;
+            };
+            return Ok((membership_events::described(core, room).await?, mine.read));
         }
         Ok(room) => room,
         Err(StoreError::RoomNotFound) if name.is_reserved() => {
@@ -98,10 +95,11 @@ async fn open_room(
         }
         Err(err) => return Err(err.into()),
     };
-    if !member {
-        core.store.add_member(name, user, now_ms()).await?;
-    }
-    Ok(room)
+    let read = match mine {
+        Some(mine) => mine.read,
+        None => core.store.join_room(name, user, now_ms()).await?.read,
+    };
+    Ok((room, read))
 }
 
 /// A page of the room's members, in name order, after the name `after`.

@@ -3,8 +3,10 @@
 //! counts that follow from them.
 //!
 //! The statements are the same text on both backends (`$n` parameters,
-//! which sqlx's SQLite driver reads as `?n`), run on the backend's pool:
-//! none of them is on the send path. Counts stop at `COUNT_CAP`, each a
+//! which sqlx's SQLite driver reads as `?n` and rusqlite binds by name),
+//! run on the backend's pool, but for those of every join: a new
+//! membership is made in the writer (`Request::Member`) and, on SQLite, an
+//! existing one read through the reader. None of them is on the send path. Counts stop at `COUNT_CAP`, each a
 //! range of the `messages_room (room_id, id)` index after the marker, so a
 //! count costs the same however long the room's history is.
 
@@ -52,13 +54,14 @@ const MY_ROOMS: &str = concat!(
 );
 
 /// The room named `$3`, if `$1` is a member.
-const MY_ROOM: &str = concat!(my_rooms_select!(), "WHERE ms.user_id = $1 AND r.name = $3");
+pub(super) const MY_ROOM: &str =
+    concat!(my_rooms_select!(), "WHERE ms.user_id = $1 AND r.name = $3");
 
 /// The most rooms `GET /api/me/rooms` lists.
 pub const MY_ROOMS_MAX: i64 = 1000;
 
 #[derive(FromRow)]
-struct MyRoomRow {
+pub(super) struct MyRoomRow {
     name: String,
     topic: String,
     kind: String,
@@ -66,6 +69,22 @@ struct MyRoomRow {
     last_read: i64,
     unread: i64,
     mentions: i64,
+}
+
+impl MyRoomRow {
+    /// A row of `MY_ROOM`/`MY_ROOMS` as rusqlite reads it (the SQLite
+    /// writer's and reader's own connections), columns in their order.
+    pub(super) fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            name: row.get(0)?,
+            topic: row.get(1)?,
+            kind: row.get(2)?,
+            notify: row.get(3)?,
+            last_read: row.get(4)?,
+            unread: row.get(5)?,
+            mentions: row.get(6)?,
+        })
+    }
 }
 
 impl From<MyRoomRow> for MyRoom {
@@ -112,7 +131,7 @@ pub async fn my_room(
     Ok(row.map(MyRoom::from))
 }
 
-const ADD_MEMBER: &str = "INSERT INTO memberships (room_id, user_id, joined_at) \
+pub(super) const ADD_MEMBER: &str = "INSERT INTO memberships (room_id, user_id, joined_at) \
      SELECT r.id, $2, $3 FROM rooms r WHERE r.name = $1 \
      ON CONFLICT (room_id, user_id) DO NOTHING";
 

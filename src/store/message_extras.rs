@@ -160,6 +160,37 @@ pub(super) mod sqlite {
         super::super::uploads::sqlite::attach(pool, messages, &ids).await
     }
 
+    /// `decorate` on a rusqlite connection of the store's own (the reader's).
+    pub fn decorate_on(
+        conn: &rusqlite::Connection,
+        messages: &mut [Message],
+    ) -> rusqlite::Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let ids = ids_json(messages);
+        let mentions = conn
+            .prepare_cached(SQLITE_MENTIONS)?
+            .query_map([&ids], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<(i64, i64)>>>()?;
+        let reactions = conn
+            .prepare_cached(SQLITE_REACTIONS)?
+            .query_map(
+                rusqlite::named_params! { "$1": ids, "$2": REACTION_USERS_SHOWN },
+                |r| {
+                    Ok(ReactionRow {
+                        message_id: r.get(0)?,
+                        emoji: r.get(1)?,
+                        user_id: r.get(2)?,
+                        n: r.get(3)?,
+                    })
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        attach(messages, mentions, reactions);
+        super::super::uploads::sqlite::attach_on(conn, messages, &ids)
+    }
+
     /// The first statement writes, so the transaction takes SQLite's write
     /// lock at once and cannot fail later on a snapshot gone stale.
     pub async fn edit(pool: &SqlitePool, edit: &Edit) -> Result<Option<Edited>, StoreError> {

@@ -444,6 +444,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError> {
         memberships::direct_room(&self.sweeps().0, room, people, caller, now).await
     }
+    /// Makes `user` a member of an existing room if they are not one (the
+    /// join of someone new to a public room) and answers with their read
+    /// state there; `RoomNotFound` if there is no such room. Through the
+    /// writer: the memberships of joins that arrive together commit with
+    /// the sends and sign-ins beside them, in one transaction.
+    async fn join_room(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        now: i64,
+    ) -> Result<MyRoom, StoreError>;
     /// Makes `user` a member of an existing room; whether they were not one.
     async fn add_member(
         &self,

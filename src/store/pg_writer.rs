@@ -1,5 +1,6 @@
 //! The PostgreSQL writer: one task that owns one connection and applies
-//! what is queued for it (batches of message-log steps, guest sign-ins) in
+//! what is queued for it (batches of message-log steps, guest sign-ins,
+//! memberships) in
 //! one transaction, as the SQLite writer does (`writer.rs`): group commit,
 //! one commit for everything that arrived together, on a connection whose
 //! prepared statements sqlx keeps. If any statement fails, the whole
@@ -28,13 +29,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
+use super::memberships::{ADD_MEMBER, MY_ROOM, MyRoomRow};
 use super::message_extras::{PG_MENTION, PG_REPLY_PARENT};
 use super::postgres::{CREATE_GUEST, CREATE_SESSION, release_name};
 use super::shared::{Guest, MESSAGE_COLUMNS, MessageRow, stored};
 use super::uploads::PG_ATTACH;
-use super::writer::{Done, Queue, Request, batch, committed, reply_all};
+use super::writer::{Done, Member, Queue, Request, batch, committed, reply_all};
 use super::{Inserted, NewMessage, Outcome, Step, StoreError};
 use crate::messages::Message;
+use crate::rooms::{COUNT_CAP, MyRoom};
 use crate::uploads::Attachment;
 use crate::users::User;
 
@@ -200,6 +203,7 @@ async fn apply_in(
                 Done::Steps(outcomes)
             }
             Request::Guest { guest, .. } => Done::Guest(create_guest(tx, guest).await?),
+            Request::Member { member, .. } => Done::Member(add_member(tx, member).await?),
         });
     }
     for room in rooms.values().filter(|room| room.sent) {
@@ -222,7 +226,7 @@ async fn lock_rooms(
         .iter()
         .filter_map(|request| match request {
             Request::Steps { steps, .. } => Some(steps),
-            Request::Guest { .. } => None,
+            Request::Guest { .. } | Request::Member { .. } => None,
         })
         .flatten()
         .map(|step| match step {
@@ -393,4 +397,26 @@ async fn create_guest(
         bot: false,
     };
     Ok(Ok((user, session)))
+}
+
+/// A membership, and the member's read state read back in the same
+/// transaction; `RoomNotFound` if there is no such room.
+async fn add_member(
+    tx: &mut PgTransaction<'_>,
+    member: &Member,
+) -> Result<Result<MyRoom, StoreError>, sqlx::Error> {
+    let room = member.room.as_str();
+    sqlx::query(ADD_MEMBER)
+        .bind(room)
+        .bind(member.user)
+        .bind(member.now)
+        .execute(&mut **tx)
+        .await?;
+    let mine: Option<MyRoomRow> = sqlx::query_as(MY_ROOM)
+        .bind(member.user)
+        .bind(COUNT_CAP)
+        .bind(room)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(mine.map(MyRoom::from).ok_or(StoreError::RoomNotFound))
 }

@@ -23,10 +23,11 @@ use super::message_extras;
 use super::pg_writer::PgWriter;
 use super::shared::{Guest, MESSAGE_COLUMNS, MessageRow, RoomCache, room_page, rooms_to_fetch};
 use super::sweeps::SweepPool;
+use super::writer::Member;
 use super::{Account, Pending, Revocation, Session, SessionInfo, Step, Store, StoreError};
 use super::{Edit, Edited, NewReaction, Reacted};
 use crate::messages::{Cursor, Message, MessageId, Page};
-use crate::rooms::{Room, RoomName, RoomPage, RoomSearch};
+use crate::rooms::{MyRoom, Room, RoomName, RoomPage, RoomSearch};
 use crate::users::{User, UserId, Username};
 
 /// A handle on the PostgreSQL pool and writer. Cloning it is cheap.
@@ -217,6 +218,16 @@ impl Store for PgStore {
             expires_at,
         };
         self.writer.queue().guest(guest).await
+    }
+
+    async fn join_room(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        now: i64,
+    ) -> Result<MyRoom, StoreError> {
+        let room = room.clone();
+        self.writer.queue().member(Member { room, user, now }).await
     }
 
     async fn find_account(&self, name: &Username) -> Result<Option<Account>, StoreError> {

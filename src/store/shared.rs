@@ -60,6 +60,30 @@ impl From<MessageRow> for Message {
     }
 }
 
+/// A row of `MESSAGE_COLUMNS` as rusqlite reads it (the SQLite writer's
+/// and reader's own connections), without its mentions, reactions and files.
+pub(super) fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: row.get(0)?,
+        room: row.get(1)?,
+        author: User {
+            id: row.get(2)?,
+            name: row.get(3)?,
+            guest: row.get(4)?,
+            bot: row.get(11)?,
+        },
+        text: row.get(5)?,
+        ts: row.get(6)?,
+        client_id: row.get(7)?,
+        edited_at: row.get(8)?,
+        reply_to: row.get(9)?,
+        mentions: Vec::new(),
+        mentions_room: row.get(10)?,
+        reactions: Vec::new(),
+        attachments: Vec::new(),
+    })
+}
+
 /// The message as stored, without reading it back; `mentions` are the
 /// users its names resolved to.
 pub(super) fn stored(new: &NewMessage, id: MessageId, mut mentions: Vec<UserId>) -> Message {

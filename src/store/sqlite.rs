@@ -18,19 +18,22 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, named_params, params};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::memberships::{MY_ROOM, MyRoomRow};
 use super::message_extras;
 use super::reader::Reader;
-use super::shared::{Guest, MESSAGE_COLUMNS, MessageRow, RoomCache, room_page, rooms_to_fetch};
+use super::shared::{
+    Guest, MESSAGE_COLUMNS, MessageRow, RoomCache, read_message, room_page, rooms_to_fetch,
+};
 use super::sweeps::SweepPool;
-use super::writer::Writer;
+use super::writer::{Member, Writer};
 use super::{Account, Pending, Revocation, Session, SessionInfo, Step, Store, StoreError};
 use super::{Edit, Edited, NewReaction, Reacted};
 use crate::messages::{Cursor, Message, MessageId, Page};
-use crate::rooms::{Room, RoomName, RoomPage, RoomSearch};
+use crate::rooms::{COUNT_CAP, MyRoom, Room, RoomName, RoomPage, RoomSearch};
 use crate::users::{User, UserId, Username};
 
 /// A handle on the SQLite pool. Cloning it is cheap: the pool is shared.
@@ -268,6 +271,33 @@ impl Store for SqliteStore {
         self.writer.queue().guest(guest).await
     }
 
+    async fn join_room(
+        &self,
+        room: &RoomName,
+        user: UserId,
+        now: i64,
+    ) -> Result<MyRoom, StoreError> {
+        let room = room.clone();
+        self.writer.queue().member(Member { room, user, now }).await
+    }
+
+    /// Through the reader, as session lookups are: every join reads it.
+    async fn my_room(&self, room: &RoomName, user: UserId) -> Result<Option<MyRoom>, StoreError> {
+        let room = room.clone();
+        let mine = self
+            .reader
+            .read(move |conn| {
+                conn.prepare_cached(MY_ROOM)?
+                    .query_row(
+                        named_params! { "$1": user, "$2": COUNT_CAP, "$3": room.as_str() },
+                        MyRoomRow::read,
+                    )
+                    .optional()
+            })
+            .await?;
+        Ok(mine.map(MyRoom::from))
+    }
+
     async fn find_account(&self, name: &Username) -> Result<Option<Account>, StoreError> {
         let row: Option<(i64, String, String, bool, bool)> = sqlx::query_as(
             "SELECT id, name, password_hash, is_admin, banned_at IS NOT NULL FROM users \
@@ -364,15 +394,17 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Through the reader: every guest sign-in asks, before it is written.
     async fn address_banned(&self, address: &str, now: i64) -> Result<bool, StoreError> {
-        let banned: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM address_bans WHERE address = ?1 AND until > ?2)",
-        )
-        .bind(address)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(banned)
+        let address = address.to_owned();
+        self.reader
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM address_bans WHERE address = ?1 AND until > ?2)",
+                )?
+                .query_row(params![address, now], |row| row.get(0))
+            })
+            .await
     }
 
     async fn set_admin(&self, id: UserId, admin: bool) -> Result<bool, StoreError> {
@@ -586,18 +618,22 @@ impl Store for SqliteStore {
             "{MESSAGE_COLUMNS} WHERE r.name = ?1 AND m.deleted_at IS NULL {filter} \
              ORDER BY m.id {order} LIMIT ?3"
         );
-        let rows: Vec<MessageRow> = sqlx::query_as(&sql)
-            .bind(room.as_str())
-            .bind(cursor)
-            .bind(page.limit)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut messages: Vec<Message> = rows.into_iter().map(Message::from).collect();
-        if order == "DESC" {
-            messages.reverse();
-        }
-        message_extras::sqlite::decorate(&self.pool, &mut messages).await?;
-        Ok(messages)
+        // Through the reader, page and extras in one of its read
+        // transactions: every join's history is such a page.
+        let room = room.as_str().to_owned();
+        self.reader
+            .read(move |conn| {
+                let mut messages = conn
+                    .prepare_cached(&sql)?
+                    .query_map(params![room, cursor, page.limit], read_message)?
+                    .collect::<rusqlite::Result<Vec<Message>>>()?;
+                if order == "DESC" {
+                    messages.reverse();
+                }
+                message_extras::sqlite::decorate_on(conn, &mut messages)?;
+                Ok(messages)
+            })
+            .await
     }
 
     async fn find_message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {

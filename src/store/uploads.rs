@@ -258,6 +258,32 @@ pub(super) mod sqlite {
         put_on(messages, rows);
         Ok(())
     }
+
+    /// `attach` on a rusqlite connection of the store's own (the reader's).
+    pub fn attach_on(
+        conn: &rusqlite::Connection,
+        messages: &mut [Message],
+        ids: &str,
+    ) -> rusqlite::Result<()> {
+        let rows = conn
+            .prepare_cached(files_of!("IN (SELECT value FROM json_each($1))"))?
+            .query_map([ids], |r| {
+                Ok(AttachmentRow {
+                    message_id: r.get(0)?,
+                    id: r.get(1)?,
+                    name: r.get(2)?,
+                    size: r.get(3)?,
+                    mime: r.get(4)?,
+                    width: r.get(5)?,
+                    height: r.get(6)?,
+                    thumb: r.get(7)?,
+                    room: r.get(8)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        put_on(messages, rows);
+        Ok(())
+    }
 }
 
 pub(super) mod postgres {

@@ -1,7 +1,7 @@
 //! The SQLite writer: one thread that owns one connection and applies what
-//! is queued for it (batches of message-log steps, guest sign-ins) in one
-//! transaction: group commit, one fsync for everything that arrived
-//! together.
+//! is queued for it (batches of message-log steps, guest sign-ins, the
+//! memberships of joins) in one transaction: group commit, one fsync for
+//! everything that arrived together.
 //!
 //! Why a thread of its own, with rusqlite rather than sqlx: sqlx runs each
 //! SQLite statement on a worker thread and wakes the caller through a
@@ -36,17 +36,20 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OptionalExtension, Transaction, TransactionBehavior, named_params, params,
+};
 use tokio::sync::{mpsc, oneshot};
 
+use super::memberships::{ADD_MEMBER, MY_ROOM, MyRoomRow};
 use super::message_extras::{SQLITE_MENTION, SQLITE_REPLY_PARENT, names_json};
-use super::shared::{Guest, MESSAGE_COLUMNS, stored};
+use super::shared::{Guest, MESSAGE_COLUMNS, read_message, stored};
 use super::sqlite::{CREATE_GUEST, CREATE_SESSION, RELEASE_NAME};
 use super::uploads::SQLITE_ATTACH;
 use super::{Applied, Inserted, NewMessage, Outcome, Step, StoreError};
-use crate::messages::Message;
+use crate::rooms::{COUNT_CAP, MyRoom, RoomName};
 use crate::uploads::Attachment;
-use crate::users::User;
+use crate::users::{User, UserId};
 
 /// Work on its way to a writer (this one, or PostgreSQL's in
 /// `pg_writer.rs`), and where its result goes.
@@ -59,12 +62,26 @@ pub(super) enum Request {
         guest: Guest,
         reply: oneshot::Sender<Result<(User, i64), StoreError>>,
     },
+    /// Makes a user a member of an existing room (the join of a public room
+    /// by someone new to it) and reads their read state in it back.
+    Member {
+        member: Member,
+        reply: oneshot::Sender<Result<MyRoom, StoreError>>,
+    },
+}
+
+/// A membership to make: `user` joins `room` at `now`.
+pub(super) struct Member {
+    pub room: RoomName,
+    pub user: UserId,
+    pub now: i64,
 }
 
 /// A request's result before its reply is sent, once the commit is known.
 pub(super) enum Done {
     Steps(Vec<Result<Outcome, StoreError>>),
     Guest(Result<(User, i64), StoreError>),
+    Member(Result<MyRoom, StoreError>),
 }
 
 /// Most requests in one transaction.
@@ -100,6 +117,14 @@ impl Queue {
     pub async fn guest(&self, guest: Guest) -> Result<(User, i64), StoreError> {
         let (reply, done) = oneshot::channel();
         self.submit(Request::Guest { guest, reply })?;
+        done.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Makes a membership (`RoomNotFound` if there is no such room), waits
+    /// for the commit and answers with the member's read state.
+    pub async fn member(&self, member: Member) -> Result<MyRoom, StoreError> {
+        let (reply, done) = oneshot::channel();
+        self.submit(Request::Member { member, reply })?;
         done.await.map_err(|_| StoreError::WriterGone)?
     }
 
@@ -245,7 +270,7 @@ impl Request {
     pub(super) fn writes(&self) -> bool {
         match self {
             Request::Steps { steps, .. } => steps.iter().any(|s| matches!(s, Step::Send(_))),
-            Request::Guest { .. } => true,
+            Request::Guest { .. } | Request::Member { .. } => true,
         }
     }
 
@@ -255,6 +280,9 @@ impl Request {
                 let _ = reply.send(Ok(outcomes));
             }
             (Request::Guest { reply, .. }, Done::Guest(result)) => {
+                let _ = reply.send(result);
+            }
+            (Request::Member { reply, .. }, Done::Member(result)) => {
                 let _ = reply.send(result);
             }
             (request, _) => request.fail(),
@@ -267,6 +295,9 @@ impl Request {
                 let _ = reply.send(Err(StoreError::BatchFailed));
             }
             Request::Guest { reply, .. } => {
+                let _ = reply.send(Err(StoreError::BatchFailed));
+            }
+            Request::Member { reply, .. } => {
                 let _ = reply.send(Err(StoreError::BatchFailed));
             }
         }
@@ -286,6 +317,7 @@ fn apply_all(conn: &mut Connection, requests: &[Request]) -> rusqlite::Result<Ve
         done.push(match request {
             Request::Steps { steps, .. } => Done::Steps(apply_steps(&tx, steps)?),
             Request::Guest { guest, .. } => Done::Guest(create_guest(&tx, guest)?),
+            Request::Member { member, .. } => Done::Member(add_member(&tx, member)?),
         });
     }
     let started = Instant::now();
@@ -350,6 +382,27 @@ fn create_guest(
         bot: false,
     };
     Ok(Ok((user, session)))
+}
+
+/// A membership, and the member's read state read back in the same
+/// transaction; `RoomNotFound` if there is no such room. (The statements
+/// are `memberships.rs`'s, whose `$n` parameters rusqlite binds by name.)
+fn add_member(
+    tx: &Transaction<'_>,
+    member: &Member,
+) -> rusqlite::Result<Result<MyRoom, StoreError>> {
+    let room = member.room.as_str();
+    tx.prepare_cached(ADD_MEMBER)?.execute(named_params! {
+        "$1": room, "$2": member.user, "$3": member.now,
+    })?;
+    let mine = tx
+        .prepare_cached(MY_ROOM)?
+        .query_row(
+            named_params! { "$1": member.user, "$2": COUNT_CAP, "$3": room },
+            MyRoomRow::read,
+        )
+        .optional()?;
+    Ok(mine.map(MyRoom::from).ok_or(StoreError::RoomNotFound))
 }
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages (room_id, author_id, text, client_id, created_at, reply_to, mentions_room) \
@@ -420,7 +473,7 @@ fn send(tx: &Transaction<'_>, new: &NewMessage) -> rusqlite::Result<Result<Outco
         .prepare_cached(&format!(
             "{MESSAGE_COLUMNS} WHERE m.author_id = ?1 AND m.client_id = ?2"
         ))?
-        .query_row(params![new.author.id, client_id], message_row)
+        .query_row(params![new.author.id, client_id], read_message)
         .optional()?;
     Ok(earlier
         .map(|m| Outcome::Sent(Inserted::Duplicate(m)))
@@ -454,28 +507,4 @@ fn attach(tx: &Transaction<'_>, id: i64, new: &NewMessage) -> rusqlite::Result<V
         }
     }
     Ok(attached)
-}
-
-/// A message as the writer reads it back (a resend's earlier one): its
-/// mentions and reactions are read by the caller, off the send path.
-fn message_row(row: &Row<'_>) -> rusqlite::Result<Message> {
-    Ok(Message {
-        id: row.get(0)?,
-        room: row.get(1)?,
-        author: User {
-            id: row.get(2)?,
-            name: row.get(3)?,
-            guest: row.get(4)?,
-            bot: row.get(11)?,
-        },
-        text: row.get(5)?,
-        ts: row.get(6)?,
-        client_id: row.get(7)?,
-        edited_at: row.get(8)?,
-        reply_to: row.get(9)?,
-        mentions: Vec::new(),
-        mentions_room: row.get(10)?,
-        reactions: Vec::new(),
-        attachments: Vec::new(),
-    })
 }
