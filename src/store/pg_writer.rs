@@ -200,6 +200,8 @@ async fn apply_in(
                 Done::Steps(outcomes)
             }
             Request::Guest { guest, .. } => Done::Guest(create_guest(tx, guest).await?),
+            // The `search` column is generated in the same row: nothing waits.
+            Request::Settle { .. } => Done::Settled,
         });
     }
     for room in rooms.values().filter(|room| room.sent) {
@@ -222,7 +224,7 @@ async fn lock_rooms(
         .iter()
         .filter_map(|request| match request {
             Request::Steps { steps, .. } => Some(steps),
-            Request::Guest { .. } => None,
+            Request::Guest { .. } | Request::Settle { .. } => None,
         })
         .flatten()
         .map(|step| match step {
