@@ -13,7 +13,7 @@ use banter::mentions::Mentions;
 use banter::messages::{Message, MessageText};
 use banter::rooms::{Room, RoomKind, RoomName};
 use banter::search::{Search, SearchQuery};
-use banter::store::{Edit, Inserted, NewMessage, Step, Store};
+use banter::store::{Backend, Edit, Inserted, NewMessage, Step, Store};
 use banter::users::{User, UserId, Username};
 use support::TestDb;
 
@@ -29,6 +29,11 @@ on_every_backend![
     history_around_a_message_has_it_in_the_middle_in_order,
     history_around_an_edge_or_a_message_of_another_room,
     a_word_in_thousands_of_messages_is_found_newest_first,
+    an_edit_after_the_message_was_indexed_replaces_its_words,
+    edits_and_deletes_before_the_index_catches_up_count,
+    messages_not_yet_indexed_at_a_restart_are_found_after_it,
+    a_message_is_indexed_soon_after_it_is_sent_without_a_search,
+    more_messages_than_one_indexing_chunk_are_all_found,
 ];
 
 struct World {
@@ -57,8 +62,8 @@ fn room(raw: &str) -> RoomName {
     RoomName::parse(raw, &Limits::default()).unwrap()
 }
 
-async fn say(w: &World, author: &User, room_name: &str, text: &str) -> Message {
-    let new = NewMessage {
+fn message(author: &User, room_name: &str, text: &str) -> NewMessage {
+    NewMessage {
         room: room(room_name),
         author: author.clone(),
         text: MessageText::parse(text, &Limits::default()).unwrap(),
@@ -67,7 +72,11 @@ async fn say(w: &World, author: &User, room_name: &str, text: &str) -> Message {
         reply_to: None,
         mentions: Mentions::default(),
         attachments: Vec::new(),
-    };
+    }
+}
+
+async fn say(w: &World, author: &User, room_name: &str, text: &str) -> Message {
+    let new = message(author, room_name, text);
     match w.store.insert_message(new).await.unwrap() {
         Inserted::New { message, .. } => message,
         other => panic!("not stored: {other:?}"),
@@ -93,6 +102,32 @@ async fn find_in(
     };
     let found = w.store.search_messages(&search, reader).await.unwrap();
     found.into_iter().map(|m| m.text).collect()
+}
+
+async fn edit(w: &World, m: &Message, text: &str) {
+    let text = MessageText::parse(text, &Limits::default()).unwrap();
+    let edit = Edit {
+        id: m.id,
+        author: m.author.id,
+        mentions: Mentions::parse(&text, &Limits::default()),
+        text,
+        now: 5,
+    };
+    w.store.edit_message(&edit).await.unwrap().unwrap();
+}
+
+/// SQLite: how far the search index has gone (`search_indexed.upto`).
+async fn indexed_upto(db: &TestDb) -> i64 {
+    db.scalar("SELECT upto FROM search_indexed").await
+}
+
+/// SQLite: the messages the index itself holds with `word`, read without
+/// a search (which would first make the index catch up).
+async fn in_the_index(db: &TestDb, word: &str) -> i64 {
+    db.scalar(&format!(
+        "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"{word}\"'"
+    ))
+    .await
 }
 
 async fn private(w: &World, name: &str, creator: &User) {
@@ -170,15 +205,7 @@ async fn private_and_direct_rooms_are_searched_only_for_their_members(db: TestDb
 async fn an_edited_message_is_found_by_its_new_words_only(db: TestDb) {
     let w = world(&db).await;
     let m = say(&w, &w.alice, "general", "meet at noon").await;
-    let text = MessageText::parse("meet at midnight", &Limits::default()).unwrap();
-    let edit = Edit {
-        id: m.id,
-        author: w.alice.id,
-        mentions: Mentions::parse(&text, &Limits::default()),
-        text,
-        now: 5,
-    };
-    w.store.edit_message(&edit).await.unwrap().unwrap();
+    edit(&w, &m, "meet at midnight").await;
     assert!(find(&w, w.bob.id, "noon").await.is_empty());
     assert_eq!(find(&w, w.bob.id, "midnight").await, ["meet at midnight"]);
 }
@@ -342,16 +369,7 @@ async fn a_word_in_thousands_of_messages_is_found_newest_first(db: TestDb) {
     let steps: Vec<Step> = (0..2100)
         .map(|i| {
             let room_name = if i % 100 == 99 { "team" } else { "general" };
-            Step::Send(NewMessage {
-                room: room(room_name),
-                author: w.alice.clone(),
-                text: MessageText::parse(&format!("common {i}"), &Limits::default()).unwrap(),
-                client_id: None,
-                ts: 1,
-                reply_to: None,
-                mentions: Mentions::default(),
-                attachments: Vec::new(),
-            })
+            Step::Send(message(&w.alice, room_name, &format!("common {i}")))
         })
         .collect();
     let stored = w.store.append(steps).await.unwrap();
@@ -370,4 +388,147 @@ async fn a_word_in_thousands_of_messages_is_found_newest_first(db: TestDb) {
     let before = find_in(&w, w.bob.id, "common", None, Some(2051)).await;
     assert_eq!(before[..2], ["common 2049", "common 2048"]);
     assert_eq!(find(&w, w.bob.id, "\"common 1500\"").await, ["common 1500"]);
+}
+
+async fn an_edit_after_the_message_was_indexed_replaces_its_words(db: TestDb) {
+    let w = world(&db).await;
+    let m = say(&w, &w.alice, "general", "lunch at noon").await;
+    assert_eq!(find(&w, w.bob.id, "noon").await, ["lunch at noon"]);
+    if db.backend == Backend::Sqlite {
+        assert!(indexed_upto(&db).await >= m.id, "the search indexed it");
+        assert_eq!(in_the_index(&db, "noon").await, 1);
+    }
+    edit(&w, &m, "lunch at one").await;
+    assert!(find(&w, w.bob.id, "noon").await.is_empty());
+    assert_eq!(find(&w, w.bob.id, "one").await, ["lunch at one"]);
+    assert_eq!(find(&w, w.bob.id, "lunch").await, ["lunch at one"]);
+    if db.backend == Backend::Sqlite {
+        assert_eq!(in_the_index(&db, "noon").await, 0);
+        assert_eq!(in_the_index(&db, "one").await, 1);
+    }
+}
+
+/// On SQLite the messages are edited, deleted (by their author, and by
+/// retention) while still above the index's mark: the index then reads
+/// them as they are. Should the indexer get there first (a stall of a
+/// quarter second), the round is tried again with new messages.
+async fn edits_and_deletes_before_the_index_catches_up_count(db: TestDb) {
+    let w = world(&db).await;
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        let first = say(&w, &w.alice, "general", "meet at noon").await;
+        let deleted = say(&w, &w.alice, "general", "oops wrong room").await;
+        let expired = say(&w, &w.alice, "general", "ancient scroll").await;
+        say(&w, &w.alice, "general", "kept as sent").await;
+        edit(&w, &first, "meet at midnight").await;
+        assert!(w.store.delete_message(deleted.id, 9).await.unwrap());
+        db.execute(&format!("DELETE FROM messages WHERE id = {}", expired.id))
+            .await;
+        if db.backend == Backend::Postgres || indexed_upto(&db).await < first.id {
+            break;
+        }
+        assert!(
+            rounds < 5,
+            "the index caught up before the edits, every time"
+        );
+    }
+    let times = |text: &str| vec![text.to_owned(); rounds];
+    assert!(find(&w, w.bob.id, "noon").await.is_empty());
+    assert_eq!(
+        find(&w, w.bob.id, "midnight").await,
+        times("meet at midnight")
+    );
+    assert!(find(&w, w.bob.id, "oops").await.is_empty());
+    assert!(find(&w, w.bob.id, "scroll").await.is_empty());
+    assert_eq!(find(&w, w.bob.id, "kept").await, times("kept as sent"));
+    if db.backend == Backend::Sqlite {
+        let newest = db.scalar("SELECT max(id) FROM messages").await;
+        assert_eq!(indexed_upto(&db).await, newest, "the search moved the mark");
+        assert_eq!(in_the_index(&db, "noon").await, 0);
+        assert_eq!(in_the_index(&db, "oops").await, 0);
+        // Later changes of indexed messages go through the triggers.
+        let kept = say(&w, &w.alice, "general", "soon edited").await;
+        find(&w, w.bob.id, "soon").await;
+        edit(&w, &kept, "now changed").await;
+        assert!(find(&w, w.bob.id, "soon").await.is_empty());
+        assert_eq!(find(&w, w.bob.id, "changed").await, ["now changed"]);
+        assert!(w.store.delete_message(kept.id, 9).await.unwrap());
+        assert!(find(&w, w.bob.id, "changed").await.is_empty());
+        assert_eq!(in_the_index(&db, "changed").await, 0);
+    }
+}
+
+async fn messages_not_yet_indexed_at_a_restart_are_found_after_it(db: TestDb) {
+    let w = world(&db).await;
+    say(&w, &w.alice, "general", "before the restart").await;
+    say(&w, &w.alice, "general", "also before the restart").await;
+    w.store.close().await;
+    if db.backend == Backend::Sqlite {
+        // As if the process had stopped before the indexer ran (it may
+        // have run already: a quarter second has passed, or not).
+        db.execute(
+            "INSERT INTO messages_fts (messages_fts) VALUES ('delete-all'); \
+             UPDATE search_indexed SET upto = 0",
+        )
+        .await;
+        assert_eq!(in_the_index(&db, "restart").await, 0);
+    }
+    let store = db.open().await;
+    if db.backend == Backend::Sqlite {
+        // Indexed when the store opened, before any search.
+        assert_eq!(in_the_index(&db, "restart").await, 2);
+        assert_eq!(
+            indexed_upto(&db).await,
+            db.scalar("SELECT max(id) FROM messages").await
+        );
+    }
+    let w = World { store, ..w };
+    assert_eq!(
+        find(&w, w.bob.id, "restart").await,
+        ["also before the restart", "before the restart"]
+    );
+}
+
+/// Without any search to make it catch up: the writer indexes on its own,
+/// a quarter second after the send (SQLite), or in the same row at once
+/// (PostgreSQL).
+async fn a_message_is_indexed_soon_after_it_is_sent_without_a_search(db: TestDb) {
+    let w = world(&db).await;
+    let m = say(&w, &w.alice, "general", "a lonely zebra").await;
+    if db.backend == Backend::Postgres {
+        let found = db
+            .scalar("SELECT count(*) FROM messages WHERE search @@ to_tsquery('simple', 'zebra')")
+            .await;
+        assert_eq!(found, 1);
+        return;
+    }
+    let started = std::time::Instant::now();
+    while in_the_index(&db, "zebra").await == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "not indexed after 2 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(indexed_upto(&db).await >= m.id);
+    assert_eq!(find(&w, w.bob.id, "zebra").await, ["a lonely zebra"]);
+}
+
+/// More than the writer indexes in one transaction (4,096), in one batch.
+async fn more_messages_than_one_indexing_chunk_are_all_found(db: TestDb) {
+    let w = world(&db).await;
+    let steps: Vec<Step> = (0..5000)
+        .map(|i| Step::Send(message(&w.alice, "general", &format!("bulk n{i}"))))
+        .collect();
+    assert_eq!(w.store.append(steps).await.unwrap().len(), 5000);
+    for i in [0, 4095, 4096, 4999] {
+        assert_eq!(
+            find(&w, w.bob.id, &format!("n{i}")).await,
+            [format!("bulk n{i}")]
+        );
+    }
+    if db.backend == Backend::Sqlite {
+        assert_eq!(in_the_index(&db, "bulk").await, 5000);
+    }
 }

@@ -621,7 +621,14 @@ pub trait Store: Send + Sync + 'static {
         search: &Search,
         reader: UserId,
     ) -> Result<Vec<Message>, StoreError> {
+        self.settle_search_index().await?;
         search::search(&self.sweeps().0, search, reader).await
+    }
+    /// Returns once every message committed before it is in the search
+    /// index. SQLite indexes new messages behind the writer (`writer.rs`);
+    /// PostgreSQL's index is in the row, committed with it.
+    async fn settle_search_index(&self) -> Result<(), StoreError> {
+        Ok(())
     }
     /// The message `id` of `room` with up to `(limit - 1) / 2` messages
     /// before it and the rest of `limit` after it, oldest first; `None` if

@@ -204,6 +204,8 @@ async fn apply_in(
             }
             Request::Guest { guest, .. } => Done::Guest(create_guest(tx, guest).await?),
             Request::Member { member, .. } => Done::Member(add_member(tx, member).await?),
+            // The `search` column is generated in the same row: nothing waits.
+            Request::Settle { .. } => Done::Settled,
         });
     }
     for room in rooms.values().filter(|room| room.sent) {
@@ -226,7 +228,7 @@ async fn lock_rooms(
         .iter()
         .filter_map(|request| match request {
             Request::Steps { steps, .. } => Some(steps),
-            Request::Guest { .. } | Request::Member { .. } => None,
+            Request::Guest { .. } | Request::Member { .. } | Request::Settle { .. } => None,
         })
         .flatten()
         .map(|step| match step {

@@ -1,8 +1,11 @@
 //! Full-text search (issue #11): the messages a reader may see whose text
 //! matches a parsed query, newest first. SQLite asks its FTS5 index
-//! (`messages_fts`), PostgreSQL its GIN-indexed `search` tsvector; both are
-//! kept in step with the text by the database itself (see the
-//! `…_search.sql` migrations), so nothing on the send path changes.
+//! (`messages_fts`), PostgreSQL its GIN-indexed `search` tsvector.
+//! PostgreSQL's is generated in the row, in the send's transaction.
+//! SQLite's takes new messages in batches behind the writer, within about
+//! 250 ms of the send and before every search (`Store::search_messages`
+//! settles it first, `writer.rs`), and edits and deletes of indexed ones by
+//! trigger (the `…_search.sql` and `…_search_behind.sql` migrations).
 //!
 //! What a reader may see is decided here, in the same statement as the
 //! match: public rooms, and the rooms (private, direct) they are a member

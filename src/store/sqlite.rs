@@ -607,6 +607,10 @@ impl Store for SqliteStore {
         Box::pin(self.writer.queue().apply(steps))
     }
 
+    async fn settle_search_index(&self) -> Result<(), StoreError> {
+        self.writer.queue().settle().await
+    }
+
     async fn messages(&self, room: &RoomName, page: Page) -> Result<Vec<Message>, StoreError> {
         self.find_room(room).await?;
         let (filter, order, cursor) = match page.cursor {

@@ -908,11 +908,12 @@ mod tests {
             .run(&mut conn)
             .await
             .unwrap();
-        // The search index (`messages_fts` and its shadow tables) is not
-        // moved: PostgreSQL derives its own from the text.
+        // The search index (`messages_fts` and its shadow tables, and
+        // `search_indexed`, how far it has gone) is not moved: PostgreSQL
+        // derives its own from the text.
         let tables: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' \
-             AND name NOT IN ('sqlite_sequence', '_sqlx_migrations') \
+             AND name NOT IN ('sqlite_sequence', '_sqlx_migrations', 'search_indexed') \
              AND name NOT LIKE 'messages\\_fts%' ESCAPE '\\' ORDER BY name",
         )
         .fetch_all(&mut conn)
