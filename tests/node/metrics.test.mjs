@@ -53,7 +53,7 @@ const POLLING = 'banter_connections_open{transport="polling"}';
 
 test('metrics are served on their own address, each present after a short chat and moving after more', async (t) => {
   const server = await startServer({
-    args: ['--metrics-bind', '127.0.0.1:0', '--socket-buffer', '16', '--typing-rate', '1:1'],
+    args: ['--metrics-bind', '127.0.0.1:0', '--socket-buffer', '256', '--typing-rate', '1:1'],
   });
   t.after(async () => {
     closeAllSockets();
