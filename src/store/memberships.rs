@@ -74,7 +74,7 @@ pub(super) struct MyRoomRow {
 impl MyRoomRow {
     /// A row of `MY_ROOM`/`MY_ROOMS` as rusqlite reads it (the SQLite
     /// writer's and reader's own connections), columns in their order.
-    pub(super) fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             name: row.get(0)?,
             topic: row.get(1)?,
@@ -85,6 +85,24 @@ impl MyRoomRow {
             mentions: row.get(6)?,
         })
     }
+}
+
+/// `my_room` on a rusqlite connection of the SQLite store's own (the
+/// writer's transaction, the reader's snapshot).
+pub(super) fn my_room_on(
+    conn: &rusqlite::Connection,
+    room: &str,
+    user: UserId,
+) -> rusqlite::Result<Option<MyRoom>> {
+    use rusqlite::OptionalExtension;
+    let row = conn
+        .prepare_cached(MY_ROOM)?
+        .query_row(
+            rusqlite::named_params! { "$1": user, "$2": COUNT_CAP, "$3": room },
+            MyRoomRow::read,
+        )
+        .optional()?;
+    Ok(row.map(MyRoom::from))
 }
 
 impl From<MyRoomRow> for MyRoom {

@@ -18,11 +18,11 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, named_params, params};
+use rusqlite::{OptionalExtension, params};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::memberships::{MY_ROOM, MyRoomRow};
+use super::memberships;
 use super::message_extras;
 use super::reader::Reader;
 use super::shared::{
@@ -33,7 +33,7 @@ use super::writer::{Member, Writer};
 use super::{Account, Pending, Revocation, Session, SessionInfo, Step, Store, StoreError};
 use super::{Edit, Edited, NewReaction, Reacted};
 use crate::messages::{Cursor, Message, MessageId, Page};
-use crate::rooms::{COUNT_CAP, MyRoom, Room, RoomName, RoomPage, RoomSearch};
+use crate::rooms::{MyRoom, Room, RoomName, RoomPage, RoomSearch};
 use crate::users::{User, UserId, Username};
 
 /// A handle on the SQLite pool. Cloning it is cheap: the pool is shared.
@@ -284,18 +284,9 @@ impl Store for SqliteStore {
     /// Through the reader, as session lookups are: every join reads it.
     async fn my_room(&self, room: &RoomName, user: UserId) -> Result<Option<MyRoom>, StoreError> {
         let room = room.clone();
-        let mine = self
-            .reader
-            .read(move |conn| {
-                conn.prepare_cached(MY_ROOM)?
-                    .query_row(
-                        named_params! { "$1": user, "$2": COUNT_CAP, "$3": room.as_str() },
-                        MyRoomRow::read,
-                    )
-                    .optional()
-            })
-            .await?;
-        Ok(mine.map(MyRoom::from))
+        self.reader
+            .read(move |conn| memberships::my_room_on(conn, room.as_str(), user))
+            .await
     }
 
     async fn find_account(&self, name: &Username) -> Result<Option<Account>, StoreError> {

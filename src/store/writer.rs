@@ -61,13 +61,13 @@ use rusqlite::{
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot};
 
-use super::memberships::{ADD_MEMBER, MY_ROOM, MyRoomRow};
+use super::memberships::{ADD_MEMBER, my_room_on};
 use super::message_extras::{SQLITE_MENTION, SQLITE_REPLY_PARENT, names_json};
 use super::shared::{Guest, MESSAGE_COLUMNS, read_message, stored};
 use super::sqlite::{CREATE_GUEST, CREATE_SESSION, RELEASE_NAME};
 use super::uploads::SQLITE_ATTACH;
 use super::{Applied, Inserted, NewMessage, Outcome, Step, StoreError};
-use crate::rooms::{COUNT_CAP, MyRoom, RoomName};
+use crate::rooms::{MyRoom, RoomName};
 use crate::uploads::Attachment;
 use crate::users::{User, UserId};
 
@@ -348,6 +348,10 @@ fn next(
     let Some(since) = unindexed else {
         return rx.blocking_recv().map_or(Next::Closed, Next::Request);
     };
+    // Under load something is queued already: no timer to set up for it.
+    if let Ok(request) = rx.try_recv() {
+        return Next::Request(request);
+    }
     let due = tokio::time::Instant::from_std(since + INDEX_EVERY);
     // The timer is made inside `block_on`: it needs the runtime's.
     let wait = async { tokio::time::timeout_at(due, rx.recv()).await };
@@ -603,14 +607,8 @@ fn add_member(
     tx.prepare_cached(ADD_MEMBER)?.execute(named_params! {
         "$1": room, "$2": member.user, "$3": member.now,
     })?;
-    let mine = tx
-        .prepare_cached(MY_ROOM)?
-        .query_row(
-            named_params! { "$1": member.user, "$2": COUNT_CAP, "$3": room },
-            MyRoomRow::read,
-        )
-        .optional()?;
-    Ok(mine.map(MyRoom::from).ok_or(StoreError::RoomNotFound))
+    let mine = my_room_on(tx, room, member.user)?;
+    Ok(mine.ok_or(StoreError::RoomNotFound))
 }
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages (room_id, author_id, text, client_id, created_at, reply_to, mentions_room) \
