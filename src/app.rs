@@ -139,7 +139,7 @@ impl AppState {
             closing,
         ));
         let (sequencer, queue) = Sequencer::new();
-        let (laggards, lagging) = Laggards::new();
+        let (laggards, lagging) = Laggards::new(config.socket_buffer_bytes);
         let core = Core {
             sequencer,
             laggards,

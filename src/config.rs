@@ -189,6 +189,14 @@ pub struct Config {
     #[arg(long, env = "BANTER_SOCKET_BUFFER", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(16..=1_000_000))]
     pub socket_buffer: u32,
 
+    /// Bytes that may wait to be written to one connection (queued on the
+    /// server and not yet taken by the socket or a polling response). Room
+    /// traffic past it disconnects the connection (it catches up on
+    /// reconnect); answers to its own requests past half of it wait until
+    /// it reads.
+    #[arg(long, env = "BANTER_SOCKET_BUFFER_BYTES", default_value_t = 8 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(64 * 1024..=4 * 1024 * 1024 * 1024))]
+    pub socket_buffer_bytes: u64,
+
     /// Seconds to wait for connections to close on shutdown.
     #[arg(long, env = "BANTER_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,

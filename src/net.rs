@@ -24,7 +24,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -48,6 +48,23 @@ use tower::ServiceExt;
 use crate::config::Config;
 use crate::error::{Code, Failure};
 use crate::realtime::{Counter, Place};
+
+/// Bytes written to one TCP connection so far, through a WebSocket upgrade
+/// too. Every request carries its connection's counter in its extensions,
+/// so delivery can tell how much of what it queued a socket has taken
+/// (`realtime::delivery::Backlog`).
+#[derive(Debug, Default)]
+pub struct Written(AtomicU64);
+
+impl Written {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn add(&self, bytes: usize) {
+        self.0.fetch_add(bytes as u64, Ordering::AcqRel);
+    }
+}
 
 /// The listener's limits, from the configuration.
 #[derive(Clone)]
@@ -133,6 +150,7 @@ pub async fn serve(
             Ok(ticket) => {
                 let conn = Connection {
                     tcp,
+                    written: Arc::default(),
                     _ticket: ticket,
                 };
                 let task =
@@ -160,8 +178,9 @@ async fn serve_connection(
     stop: CancellationToken,
 ) {
     let body_timeout = settings.body_timeout;
+    let written = conn.written.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        handle(app.clone(), peer, body_timeout, req)
+        handle(app.clone(), peer, written.clone(), body_timeout, req)
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -187,12 +206,14 @@ async fn serve_connection(
 async fn handle(
     app: Router,
     peer: SocketAddr,
+    written: Arc<Written>,
     body_timeout: Duration,
     req: Request<Incoming>,
 ) -> Result<Response, Infallible> {
     let expired = Arc::new(AtomicBool::new(false));
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(ConnectInfo(peer));
+    parts.extensions.insert(written);
     let body = Deadline {
         inner: body,
         until: Instant::now() + body_timeout,
@@ -283,6 +304,7 @@ async fn refuse(mut tcp: TcpStream, why: &'static str) {
 /// it closes, through a WebSocket upgrade too.
 struct Connection {
     tcp: TcpStream,
+    written: Arc<Written>,
     _ticket: Ticket,
 }
 
@@ -302,7 +324,12 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.tcp).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = written {
+            this.written.add(n);
+        }
+        written
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -318,7 +345,12 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = written {
+            this.written.add(n);
+        }
+        written
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -21,6 +21,7 @@ use super::{Adapter, Connection, Place, Slot, SocketIo, SocketRef, delivery, inb
 use crate::app::Core;
 use crate::auth::{AuthError, Identity, bearer_token, token_from_cookie};
 use crate::error::error_chain;
+use crate::net::Written;
 
 /// Why a socket was not let in; the message is what the client's
 /// `connect_error` says.
@@ -187,6 +188,13 @@ async fn open_connection(
         .extensions
         .remove::<Arc<Place>>()
         .ok_or(ConnectError::Unauthorized)?;
+    // Counted from before anything is queued for it.
+    let backlog = core.laggards.open(s.id);
+    if s.transport_type() == socketioxide::TransportType::Websocket
+        && let Some(written) = s.req_parts().extensions.get::<Arc<Written>>()
+    {
+        backlog.over(written.clone());
+    }
     s.join([identity.session_channel(), identity.user_channel()]);
     let conn = Connection {
         core,
@@ -194,6 +202,7 @@ async fn open_connection(
         identity,
         sid: s.id.to_string(),
         socket_id: s.id,
+        backlog,
         _place: place,
     };
     inbox::open(&s, conn);

@@ -14,6 +14,11 @@
 //! by the client or after `--connect-timeout-secs`. Past that allowance too,
 //! the handshake itself gets an HTTP error.
 //!
+//! Later requests of a session pass here too, so that its backlog
+//! (`delivery::Backlog`) follows the bytes it takes: a polling response is
+//! counted as the HTTP server takes it, and a WebSocket upgrade hands the
+//! backlog its TCP connection's write counter.
+//!
 //! With `--redis-url` the cap holds for all the nodes together: a place is
 //! taken here and then in Redis (`cluster::shared`); the allowance for
 //! refused sessions stays per node (it only carries the refusal's reason).
@@ -22,15 +27,20 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::Uri;
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::Core;
 use crate::cluster::shared::Shared;
 use crate::error::{Code, Failure};
+use crate::net::Written;
 use crate::ratelimit::Key;
+use socketioxide::socket::Sid;
+
+use super::delivery::Polled;
 
 /// Open places per address, capped. Cheap to clone.
 #[derive(Clone)]
@@ -192,11 +202,58 @@ fn is_handshake(uri: &Uri) -> bool {
         && !keys().any(|k| k == "sid")
 }
 
+/// The transport a request of an open session asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Polling,
+    Websocket,
+}
+
+/// The session and transport of a request that carries a `sid`.
+fn session_of(uri: &Uri) -> Option<(Sid, Transport)> {
+    if !uri.path().starts_with("/socket.io") {
+        return None;
+    }
+    let (mut sid, mut transport) = (None, None);
+    for pair in uri.query()?.split('&') {
+        match pair.split_once('=') {
+            Some(("sid", value)) => sid = value.parse::<Sid>().ok(),
+            Some(("transport", "polling")) => transport = Some(Transport::Polling),
+            Some(("transport", "websocket")) => transport = Some(Transport::Websocket),
+            _ => {}
+        }
+    }
+    Some((sid?, transport?))
+}
+
+/// A later request of a session: its bytes counted into its backlog.
+async fn follow(core: &Core, req: Request, next: Next) -> Response {
+    let backlog = session_of(req.uri())
+        .and_then(|(sid, transport)| Some((core.laggards.backlog(sid)?, transport)));
+    match backlog {
+        Some((backlog, Transport::Polling)) if req.method() == Method::GET => {
+            let response = next.run(req).await;
+            response.map(|inner| Body::new(Polled { inner, backlog }))
+        }
+        Some((backlog, Transport::Websocket)) => {
+            let written = req.extensions().get::<Arc<Written>>().cloned();
+            let response = next.run(req).await;
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS
+                && let Some(written) = written
+            {
+                backlog.over(written);
+            }
+            response
+        }
+        _ => next.run(req).await,
+    }
+}
+
 /// Middleware: counts each Engine.IO session from its handshake, under the
-/// per-address cap and the handshake rate.
+/// per-address cap and the handshake rate; follows its later requests.
 pub async fn count_sessions(State(core): State<Core>, req: Request, next: Next) -> Response {
     if !is_handshake(req.uri()) {
-        return next.run(req).await;
+        return follow(&core, req, next).await;
     }
     let (mut parts, body) = req.into_parts();
     let ip = core.proxies.of_request(&parts);
@@ -265,5 +322,29 @@ mod tests {
         )));
         assert!(!is_handshake(&uri("/socket.io/?transport=polling")));
         assert!(!is_handshake(&uri("/api/rooms?EIO=4")));
+    }
+
+    #[test]
+    fn a_later_request_names_its_session_and_transport() {
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        let sid = Sid::new();
+        let polling = uri(&format!(
+            "/socket.io/?EIO=4&transport=polling&t=x&sid={sid}"
+        ));
+        assert_eq!(session_of(&polling), Some((sid, Transport::Polling)));
+        let upgrade = uri(&format!("/socket.io/?EIO=4&sid={sid}&transport=websocket"));
+        assert_eq!(session_of(&upgrade), Some((sid, Transport::Websocket)));
+        assert_eq!(
+            session_of(&uri("/socket.io/?EIO=4&transport=polling")),
+            None
+        );
+        assert_eq!(
+            session_of(&uri("/socket.io/?EIO=4&transport=polling&sid=nope")),
+            None
+        );
+        assert_eq!(
+            session_of(&uri(&format!("/api/x?transport=polling&sid={sid}"))),
+            None
+        );
     }
 }

@@ -11,18 +11,34 @@
 //! A connection whose queue is full is marked as lagging: nothing more is
 //! queued for it, and it is disconnected as soon as its queue has room for
 //! the disconnect packet. Its client reconnects and catches up with
-//! `history … after`, so a slow receiver never loses a message silently,
-//! and the memory it can hold on the server stays bounded by its queue.
+//! `history … after`, so a slow receiver never loses a message silently.
+//!
+//! The queue is counted in packets (`--socket-buffer`), and a packet may be
+//! large (a history page, a join's ack), so each connection's bytes are
+//! counted too (`--socket-buffer-bytes`): the bytes queued for it, against
+//! the bytes its socket has written (`net::Written`) or its polling
+//! responses have handed to the HTTP server. Room traffic that would take
+//! a connection past its budget marks it as lagging, like a full queue.
+//! Answers to its own requests are never dropped: past half the budget its
+//! inbox waits for it to read before it handles the next request, and a
+//! connection that reads nothing for `READER_WAIT` is disconnected. So the
+//! memory a connection can hold on the server is bounded in bytes, however
+//! fast it asks and however slowly it reads.
 //!
 //! This adapter is also where a cross-node bus plugs in: a node hands each
 //! encoded frame to the bus once, and every node delivers it locally here.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::future::{self, Future};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use http_body::{Frame, SizeHint};
 
 use serde::Serialize;
 use socketioxide::adapter::Emitter;
@@ -32,13 +48,145 @@ use socketioxide_core::adapter::errors::BroadcastError;
 use socketioxide_core::adapter::{
     BroadcastOptions, CoreAdapter, CoreLocalAdapter, DefinedAdapter, SocketEmitter,
 };
-use socketioxide_core::packet::Packet;
+use socketioxide_core::packet::{Packet, PacketData};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{SocketIo, SocketRef};
+use crate::net::Written;
 use crate::rooms::RoomName;
 use crate::users::UserId;
+
+/// The bytes waiting for one connection: queued for it, less what it has
+/// taken. One per connection, shared by the adapter, its inbox and the
+/// HTTP layer that sees its polling responses.
+#[derive(Default)]
+pub struct Backlog {
+    /// Bytes handed to the connection's queue, counted before each send.
+    queued: AtomicU64,
+    /// Bytes of its polling responses the HTTP server has taken.
+    polled: AtomicU64,
+    /// Once on a WebSocket: the socket's write counter, and its count then.
+    websocket: OnceLock<(Arc<Written>, u64)>,
+}
+
+impl Backlog {
+    /// Bytes the connection has taken, by either transport.
+    fn drained(&self) -> u64 {
+        let polled = self.polled.load(Ordering::Acquire);
+        let written = self
+            .websocket
+            .get()
+            .map_or(0, |(written, from)| written.get().saturating_sub(*from));
+        polled + written
+    }
+
+    /// Bytes queued and not yet taken.
+    pub fn waiting(&self) -> u64 {
+        self.queued
+            .load(Ordering::Acquire)
+            .saturating_sub(self.drained())
+    }
+
+    /// Counts `bytes` more queued; the bytes waiting then.
+    fn queue(&self, bytes: u64) -> u64 {
+        let drained = self.drained();
+        // What was taken includes framing and heartbeats, which were never
+        // counted here: credit none of that surplus to later packets.
+        let queued = self
+            .queued
+            .fetch_max(drained, Ordering::AcqRel)
+            .max(drained);
+        self.queued.fetch_add(bytes, Ordering::AcqRel);
+        (queued + bytes).saturating_sub(drained)
+    }
+
+    /// From now on the connection is written through `written`: its
+    /// WebSocket's TCP connection.
+    pub fn over(&self, written: Arc<Written>) {
+        let from = written.get();
+        let _ = self.websocket.set((written, from));
+    }
+
+    fn polled(&self, bytes: u64) {
+        self.polled.fetch_add(bytes, Ordering::AcqRel);
+    }
+}
+
+/// A polling response's body, counted into its connection's backlog as the
+/// HTTP server takes it.
+pub struct Polled {
+    pub inner: Body,
+    pub backlog: Arc<Backlog>,
+}
+
+impl http_body::Body for Polled {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if let Some(data) = frame.as_ref().and_then(|f| f.as_ref().ok()?.data_ref()) {
+            this.backlog.polled(data.len() as u64);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// About the bytes `packet` takes on the wire (its header is a few bytes).
+fn frame_bytes(packet: &Packet) -> u64 {
+    let value = match &packet.inner {
+        PacketData::Event(value, _)
+        | PacketData::EventAck(value, _)
+        | PacketData::BinaryEvent(value, _)
+        | PacketData::BinaryAck(value, _) => Some(value),
+        PacketData::Connect(value) => value.as_ref(),
+        PacketData::Disconnect | PacketData::ConnectError(_) => None,
+    };
+    let attachments = value
+        .and_then(|v| match v {
+            socketioxide_core::Value::Str(_, Some(bins)) => Some(bins.iter().map(Bytes::len).sum()),
+            _ => None,
+        })
+        .unwrap_or(0);
+    (16 + packet.ns.len() + value.map_or(0, |v| v.len()) + attachments) as u64
+}
+
+/// The bytes of `value` as JSON: an answer's size, before it is sent.
+pub fn json_bytes<T: Serialize + ?Sized>(value: &T) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(16);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+/// How long a connection's next request waits for it to read its answers
+/// before it is disconnected.
+const READER_WAIT: Duration = Duration::from_secs(60);
+/// How often a waiting request looks again.
+const READER_POLL: Duration = Duration::from_millis(20);
 
 /// Connections being disconnected for falling behind, shared by every
 /// namespace's adapter and the task that disconnects them.
@@ -47,25 +195,74 @@ pub struct Laggards {
     /// How many are in `set`: the common case, none, costs no lock.
     count: AtomicUsize,
     evict: mpsc::UnboundedSender<Sid>,
+    /// Every open connection's backlog.
+    backlogs: RwLock<HashMap<Sid, Arc<Backlog>>>,
+    /// Bytes that may wait for one connection (`--socket-buffer-bytes`).
+    budget: u64,
 }
 
 impl Laggards {
-    /// The shared set, and the receiving end for `evictor`.
-    pub fn new() -> (Arc<Self>, mpsc::UnboundedReceiver<Sid>) {
+    /// The shared set, with `budget` bytes per connection, and the
+    /// receiving end for `evictor`.
+    pub fn new(budget: u64) -> (Arc<Self>, mpsc::UnboundedReceiver<Sid>) {
         let (evict, rx) = mpsc::unbounded_channel();
         let laggards = Self {
             set: Mutex::default(),
             count: AtomicUsize::new(0),
             evict,
+            backlogs: RwLock::default(),
+            budget,
         };
         (Arc::new(laggards), rx)
+    }
+
+    /// A new connection's backlog, counted from now.
+    pub fn open(&self, sid: Sid) -> Arc<Backlog> {
+        let backlog = Arc::new(Backlog::default());
+        let mut backlogs = self.backlogs.write().unwrap_or_else(|p| p.into_inner());
+        backlogs.insert(sid, backlog.clone());
+        backlog
+    }
+
+    /// An open connection's backlog.
+    pub fn backlog(&self, sid: Sid) -> Option<Arc<Backlog>> {
+        let backlogs = self.backlogs.read().unwrap_or_else(|p| p.into_inner());
+        backlogs.get(&sid).cloned()
+    }
+
+    /// Counts an answer to the connection's own request, which is never
+    /// dropped (its next request waits instead: `wait_for_reader`).
+    pub fn answered(&self, backlog: &Backlog, bytes: u64) {
+        backlog.queue(bytes);
+    }
+
+    /// Whether the connection's next request should wait for it to read.
+    pub fn behind(&self, backlog: &Backlog) -> bool {
+        backlog.waiting() > self.budget / 2
+    }
+
+    /// Waits until the connection has read enough of what waits for it;
+    /// marks it as lagging if it does not within `READER_WAIT`.
+    pub async fn wait_for_reader(&self, sid: Sid, backlog: &Backlog) {
+        let until = Instant::now() + READER_WAIT;
+        while self.behind(backlog) {
+            if self.contains(sid) {
+                return;
+            }
+            if Instant::now() >= until {
+                self.mark(sid);
+                return;
+            }
+            tokio::time::sleep(READER_POLL).await;
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut HashSet<Sid>) -> T) -> T {
         f(&mut self.set.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    fn contains(&self, sid: Sid) -> bool {
+    /// Whether `sid` is being disconnected for falling behind.
+    pub fn contains(&self, sid: Sid) -> bool {
         self.count.load(Ordering::Acquire) > 0 && self.with(|set| set.contains(&sid))
     }
 
@@ -83,6 +280,10 @@ impl Laggards {
 
     /// Forgets a connection that is gone.
     pub fn forget(&self, sid: Sid) {
+        self.backlogs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&sid);
         if self.count.load(Ordering::Acquire) > 0 && self.with(|set| set.remove(&sid)) {
             self.count.fetch_sub(1, Ordering::AcqRel);
         }
@@ -119,8 +320,20 @@ impl CoreAdapter<Emitter> for Fanout {
         opts: BroadcastOptions,
     ) -> impl Future<Output = Result<(), BroadcastError>> + Send {
         let mut delivered = 0;
+        let bytes = frame_bytes(&packet);
+        // Held for the loop: the sends under it only queue, never wait.
+        let backlogs = self.laggards.backlogs.read();
+        let backlogs = backlogs.unwrap_or_else(|p| p.into_inner());
         for sid in self.local.sockets(opts) {
             if self.laggards.contains(sid) {
+                continue;
+            }
+            // Counted before the send, so that the socket's writer can never
+            // take bytes not yet counted.
+            if let Some(backlog) = backlogs.get(&sid)
+                && backlog.queue(bytes) > self.laggards.budget
+            {
+                self.laggards.mark(sid);
                 continue;
             }
             let sent = self
@@ -138,6 +351,7 @@ impl CoreAdapter<Emitter> for Fanout {
                 Err(_) => {}
             }
         }
+        drop(backlogs);
         // One add per broadcast, not one per receiver.
         crate::metrics::get().deliveries.increment(delivered);
         future::ready(Ok(()))
@@ -255,5 +469,39 @@ pub async fn evictor(
                 tokio::time::sleep(EVICT_RETRY).await;
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backlog_counts_what_waits_and_credits_no_surplus() {
+        let backlog = Backlog::default();
+        assert_eq!(backlog.queue(1000), 1000);
+        backlog.polled(600);
+        assert_eq!(backlog.waiting(), 400);
+        // Framing and heartbeats: more taken than was counted.
+        backlog.polled(900);
+        assert_eq!(backlog.waiting(), 0);
+        assert_eq!(backlog.queue(100), 100, "the surplus is not credited");
+        // Upgraded: the socket's bytes from then on count, not before.
+        let written = Arc::new(Written::default());
+        written.add(5000);
+        backlog.over(written.clone());
+        assert_eq!(backlog.waiting(), 100);
+        written.add(60);
+        assert_eq!(backlog.waiting(), 40);
+        assert_eq!(backlog.queue(10), 50);
+    }
+
+    #[test]
+    fn a_packet_is_counted_by_its_payload() {
+        let text = "x".repeat(4000);
+        let value = socketioxide_core::Value::Str(text.into(), None);
+        let packet = Packet::event("/", value);
+        assert!((4000..4100).contains(&frame_bytes(&packet)));
+        assert!((4000..4100).contains(&json_bytes(&"y".repeat(4000))));
     }
 }

@@ -87,6 +87,12 @@ pub fn open(socket: &SocketRef, conn: Connection) {
             // A handler that never ran (its extraction failed) leaves an
             // empty place; skip it.
             if let Ok(job) = place.await {
+                // A connection that asks faster than it reads waits here
+                // until it has read what its answers left waiting.
+                let laggards = &conn.core.laggards;
+                if laggards.behind(&conn.backlog) {
+                    Box::pin(laggards.wait_for_reader(conn.socket_id, &conn.backlog)).await;
+                }
                 // Boxed for the time it runs: a future is as large as its
                 // largest state, and an idle worker (most of them, most of
                 // the time) would otherwise hold room for the biggest

@@ -74,6 +74,8 @@ pub struct Connection {
     pub identity: Identity,
     pub sid: String,
     pub socket_id: socketioxide::socket::Sid,
+    /// The bytes waiting for this connection.
+    pub backlog: Arc<delivery::Backlog>,
     _place: Arc<Place>,
 }
 
@@ -139,10 +141,16 @@ impl Connection {
             Err(failure) => Err(failure),
         };
         let reply = result.unwrap_or_else(|failure| failure.to_ack());
-        // A handler that acknowledged by itself (inside a lock) took the sender.
-        if let Some(ack) = ack
-            && let Err(err) = ack.send(&reply)
-        {
+        // A handler that acknowledged by itself (inside a lock) took the
+        // sender. One being disconnected for falling behind gets nothing more.
+        let laggards = &self.core.laggards;
+        let Some(ack) = ack.filter(|_| !laggards.contains(self.socket_id)) else {
+            return;
+        };
+        // Counted before the send, so the socket can never take bytes not
+        // yet counted.
+        laggards.answered(&self.backlog, delivery::json_bytes(&reply));
+        if let Err(err) = ack.send(&reply) {
             if delivery::is_full(&err) {
                 delivery::evict(&self.core.laggards, &socket);
             } else {

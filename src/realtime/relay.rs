@@ -792,6 +792,9 @@ async fn answer(out: &Out, join: Join, messages: &[Message]) {
         messages,
         read: reply.read,
     };
+    if let Some(backlog) = out.laggards.backlog(reply.socket.id) {
+        out.laggards.answered(&backlog, delivery::json_bytes(&ack));
+    }
     if let Err(err) = reply.ack.send(&ack)
         && delivery::is_full(&err)
     {
