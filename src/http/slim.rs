@@ -11,8 +11,8 @@
 
 use axum::extract::{OriginalUri, Request};
 use axum::http::header::{
-    AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, ORIGIN,
-    SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, TRANSFER_ENCODING, UPGRADE,
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, ORIGIN, SEC_WEBSOCKET_KEY,
+    TRANSFER_ENCODING,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
@@ -21,15 +21,15 @@ use crate::auth::{SESSION_COOKIE, token_from_cookie};
 /// Where socketioxide serves.
 const SOCKET_PATH: &str = "/socket.io";
 
-/// The headers the handshake and Banter's connect checks read.
-const KEPT: [HeaderName; 10] = [
+/// The headers read after this point: Banter's connect checks (host,
+/// origin, authorization), engineioxide (the WebSocket key for its answer,
+/// a polling POST's content type) and the body limit. hyper has read
+/// `Connection` and `Upgrade` already, while parsing the request.
+const KEPT: [HeaderName; 7] = [
     HOST,
     ORIGIN,
     AUTHORIZATION,
-    UPGRADE,
-    CONNECTION,
     SEC_WEBSOCKET_KEY,
-    SEC_WEBSOCKET_VERSION,
     CONTENT_TYPE,
     CONTENT_LENGTH,
     TRANSFER_ENCODING,
@@ -53,17 +53,25 @@ pub async fn slim(mut req: Request) -> Request {
 }
 
 /// The headers Banter reads, copied; of the cookies only the session's.
+/// The map is sized for what it holds: the handshake's is kept for the
+/// connection's life, and every entry reserved costs over 100 bytes.
 fn kept(old: &HeaderMap) -> HeaderMap {
-    let mut kept = HeaderMap::with_capacity(KEPT.len());
     let forwarded = FORWARDED.map(HeaderName::from_static);
-    for name in KEPT.iter().chain(&forwarded) {
+    let names = || KEPT.iter().chain(&forwarded);
+    let token = token_from_cookie(old);
+    let count = names()
+        .map(|name| old.get_all(name).iter().count())
+        .sum::<usize>()
+        + usize::from(token.is_some());
+    let mut kept = HeaderMap::with_capacity(count);
+    for name in names() {
         for value in old.get_all(name) {
             if let Ok(copy) = HeaderValue::from_bytes(value.as_bytes()) {
                 kept.append(name.clone(), copy);
             }
         }
     }
-    if let Some(token) = token_from_cookie(old)
+    if let Some(token) = token
         && let Ok(cookie) = HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}"))
     {
         kept.insert(COOKIE, cookie);
@@ -93,5 +101,10 @@ mod tests {
         assert_eq!(kept.get(COOKIE).unwrap(), "banter_session=tok123");
         assert!(kept.get("user-agent").is_none());
         assert_eq!(kept.len(), 4);
+        assert!(
+            kept.capacity() < 8,
+            "sized for what it holds: {}",
+            kept.capacity()
+        );
     }
 }
