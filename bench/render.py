@@ -542,13 +542,13 @@ RATE_KEYS = ["ok", "clients", "rooms", "senders", "rate_per_sender", "sent", "ac
              "delivery_p999_ms", "delivery_max_ms", "ack_p50_ms", "ack_p90_ms", "ack_p99_ms",
              "ack_p999_ms", "ack_max_ms", "send_lag_p99_ms", "send_lag_max_ms", "server_cpu_s", "server_cpu_util", "server_cpu_us_per_delivery",
              "server_rss_before_bytes", "server_rss_after_bytes", "bench_cpu_s", "bench_cpu_util",
-             "bench_cpu_us_per_delivery", "bench_bottleneck", "stalled", "stalled_disconnected", "errors"]
+             "bench_cpu_us_per_delivery", "bench_bottleneck", "steal_s_per_cpu", "stalled", "stalled_disconnected", "errors"]
 CONNECT_KEYS = ["ok", "clients", "rooms", "concurrency", "connected", "connect_s",
                 "connects_per_s", "connect_slices_per_s", "connect_p50_ms", "connect_p99_ms",
                 "connect_max_ms", "hold_s",
                 "server_cpu_s", "server_cpu_util", "server_rss_before_bytes",
                 "server_rss_after_bytes", "bytes_per_connection", "bench_cpu_s", "bench_cpu_util",
-                "bench_bottleneck", "errors"]
+                "bench_bottleneck", "steal_s_per_cpu", "errors"]
 
 
 # Runs against several nodes or with services watched: before "errors".

@@ -161,6 +161,7 @@ pub async fn run(
         bench_cpu_s: window.bench_s,
         bench_cpu_util: bench_util,
         bench_bottleneck: bench_util.is_some_and(|u| u >= BOTTLENECK_UTIL),
+        steal_s_per_cpu: window.steal_s_per_cpu.clone(),
         errors,
         nodes: NodeFigures::new(
             &target,

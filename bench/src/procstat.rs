@@ -110,6 +110,25 @@ fn tree_ticks(procs: &HashMap<u32, (u32, u64)>, roots: &[u32]) -> Option<u64> {
     Some(total)
 }
 
+/// Time the hypervisor gave each CPU's turn to someone else (the `steal`
+/// column of /proc/stat), in clock ticks, CPU by CPU (`cpu0`, `cpu1`, …).
+/// On a virtual machine this tells a slow run of the machine from a slow
+/// server: a stolen 100 ms stops the server and the load generator alike.
+pub fn steal_ticks() -> Option<Vec<u64>> {
+    parse_steal_ticks(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// The steal ticks of each `cpuN` line (not the summed `cpu` line).
+fn parse_steal_ticks(stat: &str) -> Option<Vec<u64>> {
+    let per_cpu: Option<Vec<u64>> = stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        // user nice system idle iowait irq softirq steal …
+        .map(|l| l.split_ascii_whitespace().nth(8)?.parse().ok())
+        .collect();
+    per_cpu.filter(|v| !v.is_empty())
+}
+
 /// VmRSS of a process in bytes.
 pub fn rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -189,6 +208,8 @@ pub struct CpuSample {
     /// Per service pid, with its descendants.
     pub services: Vec<Option<f64>>,
     pub bench: Option<f64>,
+    /// Steal ticks per CPU of the machine.
+    pub steal: Option<Vec<u64>>,
 }
 
 impl CpuSample {
@@ -202,6 +223,7 @@ impl CpuSample {
                 .collect(),
             services: tree_cpu_seconds(&watched.services),
             bench: cpu_seconds(None),
+            steal: steal_ticks(),
         }
     }
 }
@@ -217,6 +239,8 @@ pub struct CpuWindow {
     pub service_s: Option<f64>,
     pub service_s_per_pid: Vec<Option<f64>>,
     pub bench_s: Option<f64>,
+    /// Seconds stolen from each CPU of the machine by the hypervisor.
+    pub steal_s_per_cpu: Option<Vec<f64>>,
 }
 
 impl CpuWindow {
@@ -234,6 +258,15 @@ impl CpuWindow {
             service_s: sum(services.clone()),
             service_s_per_pid: services,
             bench_s: diff(a.bench, b.bench),
+            steal_s_per_cpu: match (&a.steal, &b.steal) {
+                (Some(x), Some(y)) if x.len() == y.len() => Some(
+                    x.iter()
+                        .zip(y)
+                        .map(|(x, y)| y.saturating_sub(*x) as f64 / clock_ticks())
+                        .collect(),
+                ),
+                _ => None,
+            },
         }
     }
 
@@ -290,20 +323,34 @@ mod tests {
             servers: vec![Some(1.0), Some(2.0)],
             services: vec![Some(5.0), Some(1.0)],
             bench: None,
+            steal: Some(vec![100, 200]),
         };
         let b = CpuSample {
             at,
             servers: vec![Some(1.5), Some(3.0)],
             services: vec![Some(5.25), Some(1.5)],
             bench: None,
+            steal: Some(vec![125, 200]),
         };
         let w = CpuWindow::between(&a, &b);
         assert_eq!(w.server_s, Some(1.5));
         assert_eq!(w.server_s_per_pid, [Some(0.5), Some(1.0)]);
         assert_eq!(w.service_s, Some(0.75));
         assert_eq!(w.service_s_per_pid, [Some(0.25), Some(0.5)]);
+        assert_eq!(w.steal_s_per_cpu, Some(vec![25.0 / clock_ticks(), 0.0]));
         assert_eq!(sum::<u64>(vec![]), None);
         assert_eq!(sum(vec![Some(1u64), None]), None);
+    }
+
+    #[test]
+    fn steal_is_read_per_cpu_from_the_eighth_column() {
+        let stat = "cpu  10 0 5 100 0 0 1 9 0 0\n\
+                    cpu0 5 0 2 50 0 0 1 4 0 0\n\
+                    cpu1 5 0 3 50 0 0 0 5 0 0\n\
+                    intr 12345\n";
+        assert_eq!(parse_steal_ticks(stat), Some(vec![4, 5]));
+        assert_eq!(parse_steal_ticks("intr 1\n"), None);
+        assert!(steal_ticks().is_some_and(|cpus| !cpus.is_empty()));
     }
 
     #[test]

@@ -759,6 +759,7 @@ pub async fn run(target: Rc<Target>, p: &RateParams, watched: &Watched) -> anyho
             in_window,
         ),
         bench_bottleneck: bench_util.is_some_and(|u| u >= BOTTLENECK_UTIL),
+        steal_s_per_cpu: window.steal_s_per_cpu.clone(),
         errors,
         stalled: Some(stalled),
         stalled_disconnected: (p.stall > 0).then_some(stalled_disc),

@@ -104,6 +104,9 @@ pub struct Report {
     pub bench_cpu_util: Option<f64>,
     pub bench_cpu_us_per_delivery: Option<f64>,
     pub bench_bottleneck: bool,
+    /// Seconds the hypervisor took from each CPU of the machine during the
+    /// measured window (`steal` in /proc/stat; all zero on bare metal).
+    pub steal_s_per_cpu: Option<Vec<f64>>,
     pub errors: BTreeMap<String, u64>,
     pub stalled: Option<u64>,
     pub stalled_disconnected: Option<u64>,
@@ -394,6 +397,14 @@ impl Report {
                 f(self.bench_cpu_us_per_delivery, 2)
             ),
         );
+        if let Some(steal) = &self.steal_s_per_cpu {
+            let list: Vec<String> = steal
+                .iter()
+                .enumerate()
+                .map(|(cpu, s)| format!("cpu{cpu} {s:.2} s"))
+                .collect();
+            line("steal (hypervisor)", list.join(", "));
+        }
         if !self.errors.is_empty() {
             let list: Vec<String> = self
                 .errors
@@ -461,6 +472,11 @@ mod tests {
         assert_eq!(v["errors"]["timeout"], 2);
         assert_eq!(v["bench_bottleneck"], false);
         assert!(r.summary().contains("sent / acked"));
+        assert!(v["steal_s_per_cpu"].is_null());
+        assert!(!r.summary().contains("steal"));
+        r.steal_s_per_cpu = Some(vec![0.05, 0.5]);
+        assert_eq!(serde_json::to_value(&r).unwrap()["steal_s_per_cpu"][1], 0.5);
+        assert!(r.summary().contains("cpu0 0.05 s, cpu1 0.50 s"));
     }
 
     #[test]
