@@ -261,7 +261,9 @@ def f_any(v):
     if isinstance(v, float):
         return f"{v:,.0f}" if v.is_integer() or abs(v) >= 1000 else f"{v:.4g}"
     if isinstance(v, (dict, list)):
-        v = [round(x, 1) if isinstance(x, float) else x for x in v] if isinstance(v, list) else v
+        # One decimal for rates, two for small figures (seconds of steal).
+        v = ([round(x, 1 if abs(x) >= 10 else 2) if isinstance(x, float) else x for x in v]
+             if isinstance(v, list) else v)
         return json.dumps(v, separators=(",", ":")).replace("|", "\\|")
     return str(v).replace("|", "\\|")
 
