@@ -14,6 +14,7 @@ mod pg_writer;
 mod postgres;
 mod reader;
 pub mod retention;
+mod sched;
 mod search;
 mod shared;
 mod sqlite;

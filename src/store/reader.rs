@@ -53,7 +53,10 @@ impl Reader {
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("banter-reader".into())
-            .spawn(move || serve(&conn, &rx))
+            .spawn(move || {
+                super::sched::batch_policy("banter-reader");
+                serve(&conn, &rx)
+            })
             .map_err(|_| StoreError::WriterGone)?;
         Ok(Self {
             tx: Mutex::new(Some(tx)),

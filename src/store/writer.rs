@@ -239,7 +239,10 @@ impl Writer {
         let (queue, rx) = Queue::new();
         let thread = std::thread::Builder::new()
             .name("banter-writer".into())
-            .spawn(move || serve(conn, rx, &timer))
+            .spawn(move || {
+                super::sched::batch_policy("banter-writer");
+                serve(conn, rx, &timer)
+            })
             .map_err(|_| StoreError::WriterGone)?;
         Ok(Self {
             queue,
