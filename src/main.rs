@@ -66,7 +66,11 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
              to the origin people open, e.g. https://chat.example.com"
         );
     }
-    run(listener, state, config.shutdown_grace(), shutdown_signal()).await?;
+    // On a worker of the runtime, not on this thread: `block_on` runs its
+    // future on the main thread, and an accept loop there wakes that thread
+    // for every connection and hands each one over to a worker.
+    let grace = config.shutdown_grace();
+    tokio::spawn(run(listener, state, grace, shutdown_signal())).await??;
     Ok(())
 }
 
