@@ -1,13 +1,19 @@
 //! The SQLite store's own threads run under SCHED_BATCH, so that a request
-//! to one of them does not preempt the event loop on a busy CPU
+//! to one of them does not preempt the event loop on a busy CPU; the writer
+//! goes back to the default policy while it commits messages
 //! (`src/store/sched.rs`).
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 
-use banter::store::SqliteStore;
+use banter::limits::Limits;
+use banter::messages::MessageText;
+use banter::rooms::RoomName;
+use banter::store::{NewMessage, SqliteStore, Store};
+use banter::users::Username;
 use tempfile::TempDir;
 
-/// `SCHED_BATCH` in `sched.h`.
+/// `SCHED_OTHER` (the default) and `SCHED_BATCH` in `sched.h`.
+const SCHED_OTHER: u32 = 0;
 const SCHED_BATCH: u32 = 3;
 
 /// The scheduling policy of each of this process's threads named `name`,
@@ -35,7 +41,8 @@ fn policies_of(name: &str) -> Vec<u32> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_writer_and_the_reader_run_under_sched_batch() {
+async fn the_store_threads_run_under_sched_batch_but_the_writer_commits_messages_under_the_default_policy()
+ {
     let dir = TempDir::new().unwrap();
     let url = format!("sqlite://{}", dir.path().join("banter.db").display());
     let store = SqliteStore::connect(&url).await.unwrap();
@@ -52,5 +59,35 @@ async fn the_writer_and_the_reader_run_under_sched_batch() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(seen, (vec![SCHED_BATCH], vec![SCHED_BATCH]));
-    drop(store);
+
+    // A message: its batch is committed under the default policy, and
+    // the writer stays there until a batch without messages.
+    let limits = Limits::default();
+    let author = store
+        .create_account(&Username::parse("writer", &limits).unwrap(), "hash", 0)
+        .await
+        .unwrap()
+        .user;
+    let message = NewMessage {
+        room: RoomName::parse("general", &limits).unwrap(),
+        author,
+        text: MessageText::parse("hello", &limits).unwrap(),
+        client_id: None,
+        ts: 1,
+        reply_to: None,
+        mentions: Default::default(),
+        attachments: Vec::new(),
+    };
+    store.ensure_room(&message.room, 1).await.unwrap();
+    store.insert_message(message).await.unwrap();
+    assert_eq!(policies_of("banter-writer"), vec![SCHED_OTHER]);
+
+    // A guest sign-in (the writer's too, with no message in it): batch again.
+    let guest = Username::parse("guest", &limits).unwrap();
+    store
+        .create_guest_session(&guest, b"token hash", "127.0.0.1", 2, 10_000)
+        .await
+        .unwrap();
+    assert_eq!(policies_of("banter-writer"), vec![SCHED_BATCH]);
+    assert_eq!(policies_of("banter-reader"), vec![SCHED_BATCH]);
 }

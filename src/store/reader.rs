@@ -54,7 +54,7 @@ impl Reader {
         let thread = std::thread::Builder::new()
             .name("banter-reader".into())
             .spawn(move || {
-                super::sched::batch_policy("banter-reader");
+                super::sched::Policy::batch("banter-reader");
                 serve(&conn, &rx)
             })
             .map_err(|_| StoreError::WriterGone)?;

@@ -63,6 +63,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::memberships::{ADD_MEMBER, my_room_on};
 use super::message_extras::{SQLITE_MENTION, SQLITE_REPLY_PARENT, names_json};
+use super::sched::Policy;
 use super::shared::{Guest, MESSAGE_COLUMNS, read_message, stored};
 use super::sqlite::{CREATE_GUEST, CREATE_SESSION, RELEASE_NAME};
 use super::uploads::SQLITE_ATTACH;
@@ -240,8 +241,8 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("banter-writer".into())
             .spawn(move || {
-                super::sched::batch_policy("banter-writer");
-                serve(conn, rx, &timer)
+                let policy = super::sched::Policy::batch("banter-writer");
+                serve(conn, rx, &timer, policy)
             })
             .map_err(|_| StoreError::WriterGone)?;
         Ok(Self {
@@ -278,7 +279,12 @@ const INDEX_EVERY: Duration = Duration::from_millis(250);
 /// Most messages indexed in one transaction.
 const INDEX_CHUNK: i64 = 4096;
 
-fn serve(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Request>, timer: &Runtime) {
+fn serve(
+    mut conn: Connection,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+    timer: &Runtime,
+    mut policy: Policy,
+) {
     let mut checkpointed = Instant::now();
     // When the oldest message not yet indexed was committed.
     let mut unindexed: Option<Instant> = None;
@@ -293,6 +299,11 @@ fn serve(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<Request>, timer: 
                     .into_iter()
                     .partition(|r| matches!(r, Request::Settle { .. }));
                 if !requests.is_empty() {
+                    // Messages wait for this commit: woken by its fsync,
+                    // the thread must not wait for the event loop's slice
+                    // (`sched.rs`). Sign-ins and joins may.
+                    let sends = requests.iter().any(|r| matches!(r, Request::Steps { .. }));
+                    policy.set(!sends);
                     let result = apply_all(&mut conn, &requests);
                     if result
                         .as_ref()
