@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use banter::limits::Limits;
-use banter::messages::{MessageText, Page};
+use banter::messages::Page;
 use banter::rooms::RoomName;
 use banter::store::{Backend, Inserted, NewMessage, Store};
 use banter::users::{User, Username};
@@ -66,14 +66,8 @@ async fn logout(store: &Arc<dyn Store>, who: &str) {
 
 async fn say(store: &Arc<dyn Store>, author: &User, text: &str) -> i64 {
     let new = NewMessage {
-        room: general(),
-        author: author.clone(),
-        text: MessageText::parse(text, &Limits::default()).unwrap(),
-        client_id: None,
         ts: now(),
-        reply_to: None,
-        mentions: Default::default(),
-        attachments: Vec::new(),
+        ..support::new_message(&general(), author, text)
     };
     match store.insert_message(new).await.unwrap() {
         Inserted::New { message, .. } => message.id,

@@ -42,14 +42,8 @@ fn room(raw: &str) -> RoomName {
 
 fn message(author: &User, room: &RoomName, text: &str, client_id: Option<&str>) -> NewMessage {
     NewMessage {
-        room: room.clone(),
-        author: author.clone(),
-        text: MessageText::parse(text, &Limits::default()).unwrap(),
         client_id: client_id.map(|c| ClientId::parse(c).unwrap()),
-        ts: 1,
-        reply_to: None,
-        mentions: Default::default(),
-        attachments: Vec::new(),
+        ..support::new_message(room, author, text)
     }
 }
 

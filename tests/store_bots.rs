@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use banter::bots::{MAX_TOKENS, MAX_WEBHOOKS, TOKEN_EXPIRES_AT, TokenName};
 use banter::limits::Limits;
-use banter::messages::{MessageText, Page};
+use banter::messages::Page;
 use banter::rooms::{Room, RoomKind, RoomName};
 use banter::store::tokens::{NewToken, NewWebhook};
 use banter::store::{Inserted, NewMessage, Store, StoreError};
@@ -212,14 +212,8 @@ async fn a_webhook_posts_as_its_bot_and_history_says_so(db: TestDb) {
         .unwrap();
     let hook = store.webhook_to_post(id, b"s1").await.unwrap().unwrap();
     let new = NewMessage {
-        room: r.clone(),
-        author: hook.bot.clone(),
-        text: MessageText::parse("build passed", &Limits::default()).unwrap(),
-        client_id: None,
         ts: 9,
-        reply_to: None,
-        mentions: Default::default(),
-        attachments: Vec::new(),
+        ..support::new_message(&r, &hook.bot, "build passed")
     };
     let Inserted::New { message, .. } = store.insert_message(new).await.unwrap() else {
         panic!("stored");

@@ -63,16 +63,7 @@ fn room(raw: &str) -> RoomName {
 }
 
 fn message(author: &User, room_name: &str, text: &str) -> NewMessage {
-    NewMessage {
-        room: room(room_name),
-        author: author.clone(),
-        text: MessageText::parse(text, &Limits::default()).unwrap(),
-        client_id: None,
-        ts: 1,
-        reply_to: None,
-        mentions: Mentions::default(),
-        attachments: Vec::new(),
-    }
+    support::new_message(&room(room_name), author, text)
 }
 
 async fn say(w: &World, author: &User, room_name: &str, text: &str) -> Message {

@@ -6,11 +6,12 @@
 #![allow(clippy::unwrap_used)] // test helpers fail loudly by design
 
 use banter::limits::Limits;
-use banter::messages::MessageText;
 use banter::rooms::RoomName;
-use banter::store::{NewMessage, SqliteStore, Store};
+use banter::store::{SqliteStore, Store};
 use banter::users::Username;
 use tempfile::TempDir;
+
+mod support;
 
 /// `SCHED_OTHER` (the default) and `SCHED_BATCH` in `sched.h`.
 const SCHED_OTHER: u32 = 0;
@@ -68,16 +69,8 @@ async fn the_store_threads_run_under_sched_batch_but_the_writer_commits_messages
         .await
         .unwrap()
         .user;
-    let message = NewMessage {
-        room: RoomName::parse("general", &limits).unwrap(),
-        author,
-        text: MessageText::parse("hello", &limits).unwrap(),
-        client_id: None,
-        ts: 1,
-        reply_to: None,
-        mentions: Default::default(),
-        attachments: Vec::new(),
-    };
+    let general = RoomName::parse("general", &limits).unwrap();
+    let message = support::new_message(&general, &author, "hello");
     store.ensure_room(&message.room, 1).await.unwrap();
     store.insert_message(message).await.unwrap();
     assert_eq!(policies_of("banter-writer"), vec![SCHED_OTHER]);

@@ -63,14 +63,10 @@ async fn reserve(store: &Arc<dyn Store>, user: &User, files: &[Attachment], at: 
 
 async fn send_with(store: &Arc<dyn Store>, user: &User, files: Vec<Attachment>) -> Inserted {
     let new = NewMessage {
-        room: general(),
-        author: user.clone(),
         text: MessageText::none(),
-        client_id: None,
         ts: NOW,
-        reply_to: None,
-        mentions: Default::default(),
         attachments: files,
+        ..support::new_message(&general(), user, "x")
     };
     store.insert_message(new).await.unwrap()
 }

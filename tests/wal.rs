@@ -6,11 +6,12 @@
 use std::time::{Duration, Instant};
 
 use banter::limits::Limits;
-use banter::messages::MessageText;
 use banter::rooms::RoomName;
-use banter::store::{NewMessage, SqliteStore, Store};
+use banter::store::{SqliteStore, Store};
 use banter::users::Username;
 use tempfile::TempDir;
+
+mod support;
 
 /// Frames in the WAL now, as a checkpoint from another connection sees it
 /// (the store's own checkpoint task does the same every second).
@@ -45,18 +46,7 @@ async fn the_wal_starts_over_while_sends_keep_coming() {
             tokio::spawn(async move {
                 let mut sent = 0u32;
                 while Instant::now() < until {
-                    let text =
-                        MessageText::parse(&format!("message {sent}"), &Limits::default()).unwrap();
-                    let message = NewMessage {
-                        room: room.clone(),
-                        author: author.clone(),
-                        text,
-                        client_id: None,
-                        ts: 1,
-                        reply_to: None,
-                        mentions: Default::default(),
-                        attachments: Vec::new(),
-                    };
+                    let message = support::new_message(&room, &author, &format!("message {sent}"));
                     store.insert_message(message).await.unwrap();
                     sent += 1;
                 }

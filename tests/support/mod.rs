@@ -8,13 +8,19 @@
 
 use std::sync::Arc;
 
-use banter::store::{Backend, Store};
+use banter::limits::Limits;
+use banter::mentions::Mentions;
+use banter::messages::MessageText;
+use banter::rooms::RoomName;
+use banter::store::{Backend, NewMessage, Store};
+use banter::users::User;
 use rand::Rng;
 use sqlx::Connection;
 use tempfile::TempDir;
 
 /// Runs each named `async fn case(db: TestDb)` once per backend, as the
 /// tests `case::sqlite` and `case::postgres`.
+#[allow(unused_macros)] // not every test binary runs on both backends
 macro_rules! on_every_backend {
     ($($case:ident),* $(,)?) => {
         $(
@@ -187,5 +193,21 @@ impl Drop for TestDb {
         if !matches!(dropped, Ok(Ok(()))) {
             eprintln!("could not drop a test schema: {dropped:?}");
         }
+    }
+}
+
+/// A message saying `text` by `author` in `room`, at time 1, with no
+/// client id, reply, mentions or files; a test sets what it needs with
+/// `NewMessage { ts, ..new_message(..) }`.
+pub fn new_message(room: &RoomName, author: &User, text: &str) -> NewMessage {
+    NewMessage {
+        room: room.clone(),
+        author: author.clone(),
+        text: MessageText::parse(text, &Limits::default()).unwrap(),
+        client_id: None,
+        ts: 1,
+        reply_to: None,
+        mentions: Mentions::default(),
+        attachments: Vec::new(),
     }
 }
