@@ -25,7 +25,7 @@ use crate::origin::OriginPolicy;
 use crate::presence::{LocalPresence, Presence};
 use crate::ratelimit::{Limiter, LocalLimiter, SharedLimiter};
 use crate::realtime::{
-    self, Adapter, ConnectionCounts, Laggards, PresenceEvents, Sequencer, SocketIo,
+    self, Adapter, ConnectionCounts, Inboxes, Laggards, PresenceEvents, Sequencer, SocketIo,
 };
 use crate::store::{Backend, PgStore, SqliteStore, Store, StoreError};
 use crate::uploads::Uploads;
@@ -85,11 +85,12 @@ pub struct Core {
     pub laggards: Arc<Laggards>,
     /// Arrivals and departures gathered for big rooms.
     pub presence_events: Arc<PresenceEvents>,
-    /// The connection workers, so shutdown can let them finish what they
-    /// started before the store closes.
+    /// The tasks that drain connections' inboxes, so shutdown can let them
+    /// finish what they started before the store closes.
     pub workers: TaskTracker,
-    /// Cancelled at shutdown: workers stop taking events (socketioxide does
-    /// not run disconnect handlers for sockets it closes at shutdown).
+    /// Every open connection's inbox, closed all at once at shutdown.
+    pub inboxes: Arc<Inboxes>,
+    /// Cancelled at shutdown, for the tasks that run until then.
     pub shutdown: CancellationToken,
     /// Set at the shutdown signal: `/readyz` answers 503 from then on.
     pub draining: Arc<AtomicBool>,
@@ -157,6 +158,7 @@ impl AppState {
             limiter,
             connections,
             workers: TaskTracker::new(),
+            inboxes: Arc::default(),
             shutdown: CancellationToken::new(),
             draining: Arc::default(),
             uploads,
@@ -405,6 +407,8 @@ pub async fn run(
     let signalled = *deadline_rx.borrow();
     let deadline = signalled.unwrap_or_else(|| Instant::now() + grace);
     core.shutdown.cancel();
+    // Before the wait: the inboxes' last drains are what it waits for.
+    core.inboxes.close_all();
     core.workers.close();
     if tokio::time::timeout_at(deadline, core.workers.wait())
         .await

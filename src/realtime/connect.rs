@@ -231,5 +231,6 @@ async fn on_event(
         event,
         data: data.ok(),
         ack,
-    });
+    })
+    .await;
 }

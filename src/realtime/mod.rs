@@ -52,7 +52,7 @@ pub use command::{Command, EVENTS};
 pub use connect::{ConnectError, socket_io};
 pub use connections::{ConnectionCounts, Counter, Place, count_sessions};
 pub use delivery::Laggards;
-pub use inbox::Slot;
+pub use inbox::{Inboxes, Slot};
 pub use membership_events::{described, visible_room};
 pub use moderation_events::watch_revocations;
 pub use presence_events::PresenceEvents;
@@ -65,7 +65,7 @@ pub type SocketIo = socketioxide::SocketIo<Adapter>;
 /// A connected socket, on Banter's adapter.
 pub type SocketRef = socketioxide::extract::SocketRef<Adapter>;
 
-/// One authenticated connection, owned by its worker task.
+/// One authenticated connection, owned by its inbox.
 pub struct Connection {
     /// Shared by every connection (one reference count, not a copy of
     /// every handle in it per connection).

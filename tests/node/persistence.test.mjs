@@ -184,6 +184,32 @@ test('SIGTERM with clients still connected ends the server cleanly within 5 seco
   }
 });
 
+test("SIGTERM runs every connection's disconnect, once, after its last event, before the server exits", async () => {
+  // socketioxide runs no disconnect handler for the sockets it closes at
+  // shutdown; the server closes every connection's inbox itself and waits
+  // for each to finish (its debug line "disconnected" comes from there).
+  const first = await start({ env: { RUST_LOG: 'warn,banter::realtime=debug' } });
+  const g = await guest(first.url);
+  const idle = await connect(first.url, g.token);
+  const polling = await connect(first.url, g.token, { transports: ['polling'] });
+  const busy = await connect(first.url, g.token);
+  await ok(idle, 'join', { room: 'general' });
+  await ok(polling, 'join', { room: rname('other') });
+  await ok(busy, 'join', { room: 'general' });
+  const sids = [idle.id, polling.id, busy.id];
+  // events still queued on one connection when the signal comes
+  for (let n = 0; n < 20; n++) busy.emit('typing', { room: 'general', active: n % 2 === 0 });
+  const info = await first.stop();
+  // (ANSI colours, if any, sit between the fields)
+  const plain = first.stderrTail().replace(/\x1b\[[0-9;]*m/g, '');
+  const where = `stderr:\n${plain.slice(-2000)}`;
+  assert.equal(info.code, 0, `exit status ${JSON.stringify(info)}; ${where}`);
+  for (const sid of sids) {
+    const lines = plain.split('\n').filter((l) => / disconnected/.test(l) && l.includes(`sid=${sid}`));
+    assert.equal(lines.length, 1, `one disconnect for ${sid}; ${where}`);
+  }
+});
+
 test('a session survives a server restart', async () => {
   const first = await start();
   const a = await register(first.url);
