@@ -72,3 +72,30 @@ test('the room list draws one page of other rooms, loads more on demand, and sea
   assertClean();
   await close();
 });
+
+test('a room the user is in leaves the list of other rooms, even when that list came first', async () => {
+  // The page asks for the other rooms when its socket connects, and for the
+  // user's own rooms when it starts; hold the latter until the former has
+  // been drawn, so that "general" is first drawn among the others.
+  const visit = await openPage(browser, 'about:blank');
+  const { page } = visit;
+  let answer;
+  const held = new Promise((resolve) => { answer = resolve; });
+  await page.route('**/api/me/rooms', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto(server.url);
+  await guestViaUi(page, 'late');
+  const others = page.locator('#other-room-list li');
+  await page.locator('#other-room-list li', { hasText: /^#general$/ }).waitFor();
+  answer();
+  await page.locator('#room-list li', { hasText: 'general' }).first().waitFor();
+  await page.waitForFunction(
+    () => ![...document.querySelectorAll('#other-room-list li')].some((li) => li.textContent === '#general'),
+  );
+  assert.equal(await others.first().textContent(), '#r-0000');
+  visit.assertClean();
+  await visit.close();
+});
+

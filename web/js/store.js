@@ -119,6 +119,12 @@ export function createStore(me) {
       const room = state.createRoom(name);
       rooms.set(name, room);
       emit({ type: 'rooms' });
+      // A room joined is none of the others any more (their list may have
+      // come before the rooms this user is in).
+      if (others.rooms.some((other) => other.name === name)) {
+        others = { rooms: others.rooms.filter((other) => other.name !== name), hasMore: others.hasMore };
+        emit({ type: 'others' });
+      }
       return room;
     },
 
