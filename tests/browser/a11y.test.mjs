@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import {
-  expectMessageOnce, guestViaUi, joinRoom, openPage, openRoom, registerAdminViaUi, send, useServerAndBrowser,
+  expectMessageOnce, guestViaUi, holdRequests, joinRoom, openPage, openRoom, registerAdminViaUi, send, useServerAndBrowser,
   waitConnected,
 } from './helpers.mjs';
 
@@ -73,12 +73,7 @@ test('the loading and sign-in screens', async () => {
   const visit = await openPage(browser, 'about:blank');
   const p = visit.page;
   // Hold the session question, so the loading screen stays up to be audited.
-  let answer;
-  const held = new Promise((resolve) => { answer = resolve; });
-  await p.route('**/api/session', async (route) => {
-    await held;
-    await route.continue();
-  });
+  const answer = await holdRequests(p, '**/api/session');
   await p.goto(server.url);
   await p.locator('#boot').waitFor();
   const found = await audit(p, 'loading');

@@ -140,6 +140,21 @@ export async function guestViaUi(page, name) {
   await waitConnected(page);
 }
 
+/**
+ * Holds the page's requests that match `glob` until the returned function
+ * is called; then they go on to the server.
+ * @returns {Promise<() => void>}
+ */
+export async function holdRequests(page, glob) {
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route(glob, async (route) => {
+    await held;
+    await route.continue();
+  });
+  return release;
+}
+
 export async function waitConnected(page) {
   await page.locator('#conn-status[data-state="connected"]').waitFor();
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { io } from 'socket.io-client';
-import { guestViaUi, launchBrowser, openPage, startServer } from './helpers.mjs';
+import { guestViaUi, holdRequests, launchBrowser, openPage, startServer } from './helpers.mjs';
 
 const ROOMS = 1200;
 const PAGE = 50;
@@ -79,12 +79,7 @@ test('a room the user is in leaves the list of other rooms, even when that list 
   // been drawn, so that "general" is first drawn among the others.
   const visit = await openPage(browser, 'about:blank');
   const { page } = visit;
-  let answer;
-  const held = new Promise((resolve) => { answer = resolve; });
-  await page.route('**/api/me/rooms', async (route) => {
-    await held;
-    await route.continue();
-  });
+  const answer = await holdRequests(page, '**/api/me/rooms');
   await page.goto(server.url);
   await guestViaUi(page, 'late');
   const others = page.locator('#other-room-list li');
